@@ -1,0 +1,1 @@
+"""Sub-commands of the ``gandiag`` CLI, one module each (discovered by :mod:`gandiag.cli`)."""
