@@ -106,6 +106,10 @@ def _to_nchw(x: np.ndarray, layout: Optional[str], name: str) -> np.ndarray:
             layout = "NCHW"
         elif last and not first:
             layout = "NHWC"
+        elif not (first or last):
+            raise GandiagError(
+                f"{name}: expected 1 or 3 channels on axis 1 (NCHW) or axis 3 (NHWC), got shape {x.shape}"
+            )
         else:
             raise GandiagError(
                 f"{name}: cannot tell whether shape {x.shape} is NCHW or NHWC; pass layout='NCHW' or "
