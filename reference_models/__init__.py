@@ -1,1 +1,26 @@
-"""Reference GAN trainer: the toolkit's proving ground (see reference_models/README or docs/)."""
+"""Reference GAN trainer: the toolkit's proving ground (see docs/trainer.md).
+
+Trains Goodfellow et al. 2014, DCGAN, conditional and unrolled GANs on the embedded MNIST
+subset, with presets that produce good, collapsed and memorizing generators on demand.
+
+Public API::
+
+    from reference_models import load_generator, TrainConfig, preset, Trainer
+    G, meta = load_generator("runs/x")            # run folder, checkpoint or generator_state.pt
+"""
+from .checkpoint import CHECKPOINT_FORMAT, GENERATOR_FORMAT, generator_meta, load_generator, read_checked
+from .config import PRESETS, TrainConfig, apply_overrides, from_dict, preset, preset_names
+
+__all__ = [
+    "load_generator", "read_checked", "generator_meta", "CHECKPOINT_FORMAT", "GENERATOR_FORMAT",
+    "TrainConfig", "PRESETS", "preset", "preset_names", "from_dict", "apply_overrides", "Trainer",
+]
+
+
+def __getattr__(name):
+    # The trainer pulls in tqdm/monitor code; load it only when asked for.
+    if name == "Trainer":
+        from .train import Trainer
+
+        return Trainer
+    raise AttributeError(name)

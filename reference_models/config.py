@@ -1,0 +1,251 @@
+"""Training configuration: one frozen dataclass, small named presets, ``key=value`` overrides.
+
+A run is fully described by a :class:`TrainConfig` (written to ``runs/x/config.json``
+and into every checkpoint). Presets are named starting points; the command line
+changes single fields with ``--set key=value``. Unknown keys, wrong types and
+out-of-range values raise :class:`gandiag.GandiagError` that names the key and the
+valid choices, so a typo never silently trains the default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
+
+from gandiag.errors import GandiagError
+
+ARCHS = ("gan2014", "dcgan", "mlp")
+LOSSES = ("nonsaturating", "minimax")
+OPTIMIZERS = ("adam", "sgd")
+PRIORS = ("normal", "uniform")
+DATASETS = ("mnist-subset", "stacked-mnist")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a reference-trainer run.
+
+    Model fields pick the networks; loss/optimizer fields the game; schedule fields how
+    often the trainer logs, samples, monitors and checkpoints. ``0`` for an interval
+    turns that action off (a final checkpoint is always written).
+    """
+
+    # --- model -----------------------------------------------------------------------
+    arch: str = "dcgan"            # gan2014 (MLP G / maxout D, Goodfellow 2014), dcgan, mlp
+    z_dim: int = 64
+    prior: str = "normal"          # z ~ N(0, I) or U(-1, 1)^z_dim
+    g_width: int = 64              # dcgan: channels of the 14x14 layer (7x7 has 2x); mlp: hidden units
+    d_width: int = 32              # dcgan: channels of D's first conv; mlp: hidden units
+    g_depth: int = 2               # mlp only: hidden layers of G
+    d_depth: int = 2               # mlp only: hidden layers of D
+    conditional: bool = False      # cGAN (Mirza & Osindero 2014): label to G and D
+    batchnorm: bool = True         # dcgan: BatchNorm in G and in D's hidden convs
+    d_dropout: bool = True         # gan2014: dropout in D (input keep 0.8, hidden keep 0.5)
+    # --- data ------------------------------------------------------------------------
+    dataset: str = "mnist-subset"  # embedded 8000-digit train split; stacked-mnist = 3 digits as RGB 32x32
+    train_size: int = 0            # 0 = all rows; else a seeded, label-stratified subset (memorization)
+    image_size: int = 28           # 28 or 32 (32 pads MNIST by 2 pixels)
+    # --- game ------------------------------------------------------------------------
+    loss: str = "nonsaturating"    # -log D(G(z)) (non-saturating) or log(1 - D(G(z))) (minimax)
+    d_steps: int = 1               # k discriminator updates per generator update
+    unroll_steps: int = 0          # Metz et al. 2017: G sees D after this many look-ahead updates
+    unroll_lr: float = 0.0         # SGD step size of the look-ahead updates (0 = d_lr)
+    label_smoothing: float = 0.0   # one-sided: real target 1 - s (Salimans et al. 2016)
+    # --- optimization ----------------------------------------------------------------
+    optimizer: str = "adam"
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta1: float = 0.5             # adam beta1 / sgd: initial momentum
+    beta2: float = 0.999           # adam beta2 / sgd: final momentum (ramped, gan2014)
+    momentum_ramp_steps: int = 0   # sgd: steps over which momentum goes from beta1 to beta2
+    lr_decay: float = 1.0          # per-update division of the learning rate (gan2014: 1.000004)
+    min_lr: float = 0.0
+    batch_size: int = 64
+    steps: int = 1500              # generator updates
+    # --- bookkeeping -----------------------------------------------------------------
+    seed: int = 0
+    deterministic: bool = True     # torch.use_deterministic_algorithms (exact resume on CPU)
+    log_every: int = 50
+    sample_every: int = 250
+    checkpoint_every: int = 500
+    monitor_every: int = 250       # in-training mode coverage + MNIST-domain FID (0 = off)
+    monitor_samples: int = 1000
+    num_threads: int = 0           # torch.set_num_threads (0 = leave torch's default)
+
+    # ------------------------------------------------------------------------------------
+    def __post_init__(self):
+        _choice("arch", self.arch, ARCHS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("prior", self.prior, PRIORS)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("image_size", self.image_size, (28, 32))
+        for key in ("z_dim", "g_width", "d_width", "g_depth", "d_depth", "d_steps", "batch_size", "steps"):
+            _positive(key, getattr(self, key))
+        for key in ("unroll_steps", "train_size", "log_every", "sample_every", "checkpoint_every",
+                    "monitor_every", "momentum_ramp_steps", "num_threads"):
+            if getattr(self, key) < 0:
+                raise GandiagError(f"config {key} must be >= 0, got {getattr(self, key)}")
+        for key in ("g_lr", "d_lr"):
+            _positive(key, getattr(self, key))
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise GandiagError(f"config label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if self.lr_decay < 1.0:
+            raise GandiagError(f"config lr_decay divides the lr each update and must be >= 1, got {self.lr_decay}")
+        if self.dataset == "stacked-mnist" and self.image_size != 32:
+            raise GandiagError("config dataset=stacked-mnist needs image_size=32 (set image_size=32)")
+        if self.arch != "dcgan" and self.image_size != 28:
+            raise GandiagError(f"config image_size={self.image_size} needs arch=dcgan (MLPs are 28x28 only)")
+        if self.arch != "dcgan" and self.dataset == "stacked-mnist":
+            raise GandiagError("config dataset=stacked-mnist needs arch=dcgan")
+        if self.conditional and self.dataset == "stacked-mnist":
+            raise GandiagError("config conditional=true is for mnist-subset (10 classes), not stacked-mnist")
+        if self.monitor_every and self.monitor_samples < 100:
+            raise GandiagError(f"config monitor_samples must be >= 100 for a meaningful FID, got {self.monitor_samples}")
+
+    # ------------------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return 3 if self.dataset == "stacked-mnist" else 1
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        return 10 if self.conditional else None
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    @property
+    def model_name(self) -> str:
+        """Human name: ``dcgan``, ``cgan-dcgan``, ``unrolled-mlp``, ``gan2014``..."""
+        name = self.arch
+        if self.conditional:
+            name = f"cgan-{name}"
+        if self.unroll_steps:
+            name = f"unrolled{self.unroll_steps}-{name}"
+        return name
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return from_dict({**self.to_dict(), **changes})
+
+
+def _choice(key: str, value: Any, valid: Iterable[Any]) -> None:
+    valid = tuple(valid)
+    if value not in valid:
+        raise GandiagError(f"config {key}={value!r} is not valid; valid values are: {', '.join(map(str, valid))}")
+
+
+def _positive(key: str, value: Any) -> None:
+    if not value > 0:
+        raise GandiagError(f"config {key} must be > 0, got {value}")
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+_PY_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def from_dict(values: Mapping[str, Any]) -> TrainConfig:
+    """Build a config from a mapping; unknown keys and wrong types are errors."""
+    unknown = sorted(set(values) - set(FIELD_TYPES))
+    if unknown:
+        raise GandiagError(
+            f"unknown config key(s) {', '.join(unknown)}; valid keys are: {', '.join(FIELD_TYPES)}"
+        )
+    checked = {}
+    for key, value in values.items():
+        want = _PY_TYPES[FIELD_TYPES[key]]
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise GandiagError(f"config {key} must be {want.__name__}, got {type(value).__name__} {value!r}")
+        checked[key] = value
+    return TrainConfig(**checked)
+
+
+def parse_override(text: str) -> Tuple[str, Any]:
+    """Parse one ``key=value`` command-line override into a typed pair.
+
+    Booleans accept true/false/1/0/yes/no; numbers use Python syntax (``2e-4``).
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise GandiagError(f"--set expects key=value, got {text!r} (e.g. --set d_steps=2)")
+    if key not in FIELD_TYPES:
+        raise GandiagError(f"--set {text!r}: unknown config key {key!r}; valid keys are: {', '.join(FIELD_TYPES)}")
+    want = _PY_TYPES[FIELD_TYPES[key]]
+    raw = raw.strip()
+    try:
+        if want is bool:
+            lowered = raw.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return key, lowered in ("true", "1", "yes")
+        return key, want(raw) if want is not int else int(raw)
+    except ValueError:
+        raise GandiagError(f"--set {text!r}: {key} must be {want.__name__}, got {raw!r}") from None
+
+
+def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
+    changes = dict(parse_override(text) for text in overrides)
+    return config.replace(**changes) if changes else config
+
+
+# ------------------------------------------------------------------------------------------
+# Presets. Durations are for 2 CPU cores: the defaults of the "demo" pair (dcgan-mnist,
+# collapse) finish in a few minutes together; see docs/trainer.md for measured numbers.
+PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
+    "dcgan-mnist": (
+        "DCGAN sized for 28x28 MNIST, Adam 2e-4/0.5, non-saturating loss: the 'good' generator",
+        {},
+    ),
+    "dcgan-stacked-mnist": (
+        "DCGAN for Stacked MNIST (3 digits as RGB channels, 32x32, 1000 modes)",
+        {"dataset": "stacked-mnist", "image_size": 32, "steps": 3000},
+    ),
+    "gan2014-mnist": (
+        "Goodfellow et al. 2014 MNIST: MLP G 100-1200-1200-784, maxout D 240x5, dropout, SGD 0.1 + momentum",
+        {"arch": "gan2014", "z_dim": 100, "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
+         "beta2": 0.7, "momentum_ramp_steps": 20000, "lr_decay": 1.000004, "min_lr": 1e-6,
+         "batch_size": 100, "steps": 3000, "batchnorm": False},
+    ),
+    "cgan-mnist": (
+        "conditional DCGAN: one-hot label appended to z and as 10 constant channels to D's input",
+        {"conditional": True},
+    ),
+    "unrolled-mnist": (
+        "Metz et al. 2017 unrolled GAN (5 look-ahead D steps) with small MLPs",
+        {"arch": "mlp", "g_width": 256, "d_width": 256, "unroll_steps": 5, "g_lr": 1e-3, "d_lr": 1e-3,
+         "batch_size": 64, "steps": 1500, "batchnorm": False},
+    ),
+    "collapse": (
+        "reliably mode-collapses: saturating log(1-D(G(z))) loss, 5 D steps per G step, tiny MLP G, "
+        "1-D prior, no BatchNorm",
+        {"arch": "mlp", "z_dim": 1, "g_width": 64, "g_depth": 1, "d_width": 256, "loss": "minimax",
+         "d_steps": 5, "g_lr": 1e-3, "d_lr": 1e-3, "steps": 600, "batchnorm": False},
+    ),
+    "memorize": (
+        "memorizes: 64 training digits, a DCGAN trained long (check with nearest-neighbour diagnostics)",
+        {"train_size": 64, "steps": 3000, "sample_every": 500, "checkpoint_every": 1000, "monitor_every": 500},
+    ),
+}
+
+
+def preset(name: str) -> TrainConfig:
+    """The named preset as a config."""
+    if name not in PRESETS:
+        raise GandiagError(f"unknown preset {name!r}; valid presets are: {', '.join(PRESETS)}")
+    return from_dict(PRESETS[name][1])
+
+
+def preset_names() -> Tuple[str, ...]:
+    return tuple(PRESETS)
+
+
+def config_json(config: TrainConfig) -> str:
+    return json.dumps(config.to_dict(), indent=2)

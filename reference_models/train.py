@@ -1,0 +1,435 @@
+"""The reference GAN training loop and its command line.
+
+Usage::
+
+    python -m reference_models.train --config dcgan-mnist --out runs/x [--set key=value ...] [--steps N]
+    python -m reference_models.train --out runs/x --resume --steps 3000     # continue exactly
+
+Run folder::
+
+    runs/x/config.json                  the full TrainConfig
+    runs/x/log.jsonl                    one JSON object per line: {"kind": "train"|"monitor"|"event", "step": ...}
+    runs/x/samples/step_XXXXXXX.png     sample grid of a fixed z batch
+    runs/x/checkpoints/step_XXXXXXX.pt  checkpoints (atomic); checkpoints/last.pt = the latest
+    runs/x/export/                      generator.ts, generator.pt2, generator_state.pt (after training)
+
+One *step* is one generator update preceded by ``d_steps`` discriminator updates, each on a
+fresh real batch. Resuming restores models, optimizers, every RNG state, the data position
+and the step, so on CPU a resumed run reproduces the uninterrupted one bit for bit.
+Ctrl-C (SIGINT) finishes the current step, writes a checkpoint and exits with status 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+
+from gandiag.errors import GandiagError
+from gandiag.fileio import atomic_write_json, atomic_write_text
+
+from . import config as config_mod
+from .checkpoint import CHECKPOINT_FORMAT, config_of, generator_meta, read_checked, save_torch_atomic
+from .config import TrainConfig
+from .data import BatchOrder, load_train_data
+from .losses import discriminator_loss, generator_loss, unrolled_discriminator
+from .nets import build_discriminator, build_generator, init_output_bias_from_marginals, output_range
+from .samples import generate_canonical, sample_prior, save_grid
+
+# Keys that may change when resuming: they affect only how long/often, never the trajectory.
+RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "checkpoint_every", "monitor_every", "num_threads")
+SAMPLE_GRID = 64
+INTERRUPTED = 130
+
+
+def step_name(step: int) -> str:
+    return f"step_{step:07d}"
+
+
+class Trainer:
+    """One GAN training run: models, optimizers, RNGs, data order and run-folder I/O.
+
+    Args:
+        config: the run's configuration.
+        out_dir: run folder (created). ``None`` trains in memory without writing anything
+            (tests, benchmarks).
+        quiet: no progress bar.
+        device: torch device string.
+        monitor: build the gandiag monitor (when ``config.monitor_every`` > 0).
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: Optional[os.PathLike] = None, *, quiet: bool = False,
+                 device: str = "cpu", monitor: bool = True):
+        self.config = config
+        self.out = Path(out_dir) if out_dir is not None else None
+        self.quiet = quiet
+        self.device = torch.device(device)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        if config.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=self.device.type != "cpu")
+        torch.manual_seed(config.seed)  # weight init and dropout masks
+        self.data = load_train_data(config)
+        self.order = BatchOrder(len(self.data), config.batch_size, config.seed)
+        self.range = output_range(config)
+        self.G = build_generator(config)
+        self.D = build_discriminator(config)
+        if config.arch == "gan2014":
+            init_output_bias_from_marginals(self.G, torch.from_numpy(self.data.canonical))
+        self.G.to(self.device).train()
+        self.D.to(self.device).train()
+        self.g_opt = self._optimizer(self.G, config.g_lr)
+        self.d_opt = self._optimizer(self.D, config.d_lr)
+        # z and fake labels come from their own generator: independent of dropout draws.
+        self.noise = torch.Generator().manual_seed(config.seed * 7919 + 1)
+        self.step = 0
+        self.data_batches = 0
+        fixed = torch.Generator().manual_seed(config.seed * 7919 + 2)
+        self.fixed_z = sample_prior(config.prior, SAMPLE_GRID + 16, config.z_dim, fixed)
+        self.fixed_y = torch.arange(len(self.fixed_z)) % 10 if config.conditional else None
+        self.monitor = None
+        if monitor and config.monitor_every:
+            from .monitor import Monitor
+
+            self.monitor = Monitor(config, self.data, device=self.device)
+        self._stop = False
+        self._window: Dict[str, float] = {}
+        self._window_n = 0
+
+    # ------------------------------------------------------------------ optimisation
+    def _optimizer(self, module: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        c = self.config
+        if c.optimizer == "adam":
+            return torch.optim.Adam(module.parameters(), lr=lr, betas=(c.beta1, c.beta2))
+        return torch.optim.SGD(module.parameters(), lr=lr, momentum=c.beta1)
+
+    def _set_schedules(self) -> None:
+        """Learning rate ``max(min_lr, lr0 / decay^t)`` and the SGD momentum ramp, both pure
+        functions of the step (so resuming needs no scheduler state)."""
+        c = self.config
+        t = self.step
+        for opt, lr0 in ((self.g_opt, c.g_lr), (self.d_opt, c.d_lr)):
+            lr = max(c.min_lr, lr0 / c.lr_decay ** t) if c.lr_decay != 1.0 else lr0
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if c.optimizer == "sgd":
+                    ramp = min(1.0, t / c.momentum_ramp_steps) if c.momentum_ramp_steps else 0.0
+                    group["momentum"] = c.beta1 + (c.beta2 - c.beta1) * ramp
+
+    def _real_batch(self):
+        idx = self.order.indices(self.data_batches)
+        self.data_batches += 1
+        real = self.data.images[idx].to(self.device)
+        y = self.data.labels[idx].to(self.device) if self.config.conditional else None
+        return real, y
+
+    def _noise(self, n: int):
+        z = sample_prior(self.config.prior, n, self.config.z_dim, self.noise).to(self.device)
+        y = None
+        if self.config.conditional:
+            y = torch.randint(0, 10, (n,), generator=self.noise).to(self.device)
+        return z, y
+
+    def _g(self, z, y):
+        return self.G(z) if y is None else self.G(z, y)
+
+    def _d(self, x, y):
+        return self.D(x) if y is None else self.D(x, y)
+
+    def d_update(self):
+        """One discriminator update on a fresh real batch and a fresh fake batch.
+
+        Returns:
+            ``(stats, (real, real_labels))``; the batch is reused by an unrolled G update.
+        """
+        c = self.config
+        real, ry = self._real_batch()
+        z, fy = self._noise(c.batch_size)
+        with torch.no_grad():
+            fake = self._g(z, fy)
+        real_logits, fake_logits = self._d(real, ry), self._d(fake, fy)
+        loss = discriminator_loss(real_logits, fake_logits, c.label_smoothing)
+        self.d_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_opt.step()
+        return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
+                "d_fake": torch.sigmoid(fake_logits).mean().item()}, (real, ry)
+
+    def g_update(self, real, ry) -> Dict[str, float]:
+        """One generator update (through an unrolled D when ``unroll_steps`` > 0)."""
+        c = self.config
+        z, fy = self._noise(c.batch_size)
+        fake = self._g(z, fy)
+        if c.unroll_steps:
+            look_ahead = unrolled_discriminator(self.D, real, fake, c.unroll_steps, c.unroll_lr or c.d_lr,
+                                                c.label_smoothing, ry, fy)
+            logits = look_ahead(fake, fy)
+        else:
+            self.D.requires_grad_(False)  # G's update needs no D weight gradients
+            try:
+                logits = self._d(fake, fy)
+            finally:
+                self.D.requires_grad_(True)
+        loss = generator_loss(logits, c.loss)
+        self.g_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.g_opt.step()
+        return {"g_loss": loss.item()}
+
+    def train_step(self) -> Dict[str, float]:
+        """``d_steps`` discriminator updates then one generator update; returns losses."""
+        self._set_schedules()
+        stats: Dict[str, float] = {}
+        for _ in range(self.config.d_steps):
+            stats, (real, ry) = self.d_update()
+        stats.update(self.g_update(real, ry))
+        self.step += 1
+        for key, value in stats.items():
+            if not math.isfinite(value):
+                raise GandiagError(f"training diverged at step {self.step}: {key} = {value}; lower the learning "
+                                   "rates or use loss=nonsaturating")
+            self._window[key] = self._window.get(key, 0.0) + value
+        self._window_n += 1
+        return stats
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> Dict[str, Any]:
+        """Everything needed to continue exactly; only tensors/dicts/lists/numbers/strings."""
+        rng = {"torch": torch.get_rng_state(), "noise": self.noise.get_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = list(torch.cuda.get_rng_state_all())
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "data_batches": self.data_batches,
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "g_optimizer": self.g_opt.state_dict(),
+            "d_optimizer": self.d_opt.state_dict(),
+            "rng": rng,
+            "meta": generator_meta(self.config, self.step),
+            "versions": {"torch": str(torch.__version__)},
+        }
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.G.load_state_dict(state["generator"])
+        self.D.load_state_dict(state["discriminator"])
+        self.g_opt.load_state_dict(state["g_optimizer"])
+        self.d_opt.load_state_dict(state["d_optimizer"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.noise.set_state(state["rng"]["noise"])
+        if "cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step = int(state["step"])
+        self.data_batches = int(state["data_batches"])
+
+    def save_checkpoint(self) -> Path:
+        assert self.out is not None
+        state = self.state_dict()
+        folder = self.out / "checkpoints"
+        path = save_torch_atomic(state, folder / f"{step_name(self.step)}.pt")
+        save_torch_atomic(state, folder / "last.pt")
+        return path
+
+    # ------------------------------------------------------------------ outputs
+    def _log(self, record: Dict[str, Any]) -> None:
+        if self.out is None:
+            return
+        # One line per write with flush: a crash can lose at most the line being written.
+        with open(self.out / "log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, allow_nan=False) + "\n")
+            handle.flush()
+
+    def save_samples(self) -> Optional[Path]:
+        if self.out is None:
+            return None
+        z = self.fixed_z[:SAMPLE_GRID + (16 if self.config.conditional else 0)].to(self.device)
+        y = None if self.fixed_y is None else self.fixed_y[:len(z)].to(self.device)
+        images = generate_canonical(self.G, z, y, self.range)
+        path = self.out / "samples" / f"{step_name(self.step)}.png"
+        save_grid(path, images, columns=10 if self.config.conditional else 8)
+        return path
+
+    def run_monitor(self) -> Optional[Dict[str, Any]]:
+        if self.monitor is None:
+            return None
+        result = self.monitor.evaluate(self.G)
+        self._log({"kind": "monitor", "step": self.step, **result})
+        return result
+
+    # ------------------------------------------------------------------ loop
+    def _due(self, every: int) -> bool:
+        return bool(every) and self.step % every == 0
+
+    def request_stop(self, *_):
+        self._stop = True
+
+    def fit(self) -> int:
+        """Train until ``config.steps``; returns 0, or 130 when interrupted (checkpoint saved)."""
+        c = self.config
+        if self.out is not None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(self.out / "config.json", c.to_dict())
+        previous = signal.signal(signal.SIGINT, self.request_stop) if _main_thread() else None
+        bar = None
+        try:
+            if self.step == 0 and self.monitor is not None:
+                self.run_monitor()
+            if not self.quiet:
+                from tqdm import tqdm
+
+                bar = tqdm(total=c.steps, initial=self.step, desc=c.model_name, unit="step", dynamic_ncols=True)
+            start, start_step, window_start = time.perf_counter(), self.step, time.perf_counter()
+            cpu_start = time.process_time()
+            while self.step < c.steps and not self._stop:
+                stats = self.train_step()
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}", refresh=False)
+                if self._due(c.log_every):
+                    now = time.perf_counter()
+                    record = {"kind": "train", "step": self.step,
+                              **{k: v / self._window_n for k, v in self._window.items()},
+                              "steps_per_s": self._window_n / max(now - window_start, 1e-9),
+                              "elapsed_s": now - start, "cpu_s": time.process_time() - cpu_start}
+                    self._log(record)
+                    self._window, self._window_n, window_start = {}, 0, now
+                if self._due(c.sample_every):
+                    self.save_samples()
+                if self._due(c.monitor_every):
+                    result = self.run_monitor()
+                    if bar is not None and result:
+                        bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}",
+                                        cov=result.get("covered"), fid=f"{result.get('fid', float('nan')):.1f}")
+                if self.out is not None and self._due(c.checkpoint_every) and self.step < c.steps:
+                    self.save_checkpoint()
+            if bar is not None:
+                bar.close()
+                bar = None
+            elapsed = time.perf_counter() - start
+            if self.out is not None:
+                self.save_checkpoint()
+                self._log({"kind": "event", "step": self.step,
+                           "event": "interrupted" if self._stop else "finished",
+                           "steps_run": self.step - start_step, "elapsed_s": elapsed,
+                           "cpu_s": time.process_time() - cpu_start})
+            if self._stop:
+                return INTERRUPTED
+            if not self._due(c.sample_every):
+                self.save_samples()
+            if self.monitor is not None and not self._due(c.monitor_every):
+                self.run_monitor()
+            if self.out is not None:
+                from .export import export_generator
+
+                export_generator(self.G, self.config, self.step, self.out / "export")
+            return 0
+        finally:
+            if bar is not None:
+                bar.close()
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log records written after ``step`` (a resumed run rewrites them)."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a crash
+        if record.get("step", 0) <= step and not (record.get("kind") == "event" and record.get("step") == step):
+            kept.append(line)
+    atomic_write_text(path, "".join(k + "\n" for k in kept))
+
+
+def resume_config(stored: TrainConfig, overrides: Sequence[str], steps: Optional[int]) -> TrainConfig:
+    """The stored config with schedule-only overrides; anything else would break exactness."""
+    config = config_mod.apply_overrides(stored, overrides)
+    if steps is not None:
+        config = config.replace(steps=steps)
+    changed = [k for k, v in config.to_dict().items() if stored.to_dict()[k] != v and k not in RESUMABLE_KEYS]
+    if changed:
+        raise GandiagError(
+            f"--resume cannot change {', '.join(changed)} (the run would no longer be the same run); only "
+            f"{', '.join(RESUMABLE_KEYS)} may change. Start a new --out folder instead"
+        )
+    return config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    presets = "\n".join(f"  {name:<20} {desc}" for name, (desc, _) in config_mod.PRESETS.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_models.train",
+        description="Train a reference GAN on the embedded MNIST subset.\n\npresets:\n" + presets,
+        epilog="examples:\n"
+               "  python -m reference_models.train --config dcgan-mnist --out runs/dcgan\n"
+               "  python -m reference_models.train --config collapse --out runs/collapse --steps 300\n"
+               "  python -m reference_models.train --config dcgan-mnist --out runs/x --set d_steps=2 --set seed=1\n"
+               "  python -m reference_models.train --out runs/dcgan --resume --steps 3000",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", help="preset name (see list above); not needed with --resume")
+    parser.add_argument("--out", required=True, help="run folder to create (or resume)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config field, repeatable (e.g. --set d_steps=2)")
+    parser.add_argument("--steps", type=int, default=None, help="shorthand for --set steps=N")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.pt exactly")
+    parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...); exact resume is CPU-only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = Path(args.out)
+        last = out / "checkpoints" / "last.pt"
+        if args.resume:
+            state = read_checked(last, "checkpoint to resume")
+            config = resume_config(config_of(state, last), args.set, args.steps)
+            if args.config and config_mod.preset(args.config).to_dict() != {**state["config"]}:
+                print(f"note: --config {args.config} ignored; resuming the stored config", file=sys.stderr)
+            trainer = Trainer(config, out, quiet=args.quiet, device=args.device)
+            trainer.load_state_dict(state)
+            truncate_log(out / "log.jsonl", trainer.step)
+        else:
+            if not args.config:
+                raise GandiagError(f"--config is required (one of: {', '.join(config_mod.preset_names())})")
+            if last.exists():
+                raise GandiagError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+            config = config_mod.apply_overrides(config_mod.preset(args.config), args.set)
+            if args.steps is not None:
+                config = config.replace(steps=args.steps)
+            trainer = Trainer(config, out, quiet=args.quiet, device=args.device)
+        code = trainer.fit()
+    except GandiagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if code == INTERRUPTED:
+        print(f"interrupted at step {trainer.step}; checkpoint saved to {out / 'checkpoints' / 'last.pt'}; "
+              f"continue with: python -m reference_models.train --out {out} --resume", file=sys.stderr)
+    elif not args.quiet:
+        print(f"finished {trainer.step} steps; exports in {out / 'export'}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
