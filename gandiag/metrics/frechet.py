@@ -1,0 +1,136 @@
+"""Fréchet (Inception) Distance between two Gaussians, without ``scipy.linalg.sqrtm``.
+
+FID (Heusel et al. 2017, "GANs Trained by a Two Time-Scale Update Rule Converge
+to a Local Nash Equilibrium")::
+
+    FID = ||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr( (S1 S2)^{1/2} )
+
+``S1 S2`` is not symmetric, which is why pytorch-fid calls the general (slow,
+complex-valued) ``sqrtm``. But for any factor ``S1 = L L^T``, ``S1 S2`` is similar
+to the symmetric PSD matrix ``M = L^T S2 L`` (``S1 S2 = L (L^T S2 L) L^{-T}`` when
+L is invertible, and the non-zero spectra agree in general), so::
+
+    Tr( (S1 S2)^{1/2} ) = sum_i sqrt( lambda_i(M) )
+
+with ``lambda`` from a symmetric eigenvalue solver (``eigvalsh``). L is the
+Cholesky factor when S1 is positive definite (about 4x cheaper than ``eigh``
+at d=2048 here) and ``V diag(sqrt(w))`` from ``eigh`` when S1 is singular
+(fewer samples than dimensions) -- the same spectrum as ``S1^{1/2} S2 S1^{1/2}``.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+from ..errors import GandiagError
+from ._checks import as_vector
+
+
+def _psd_tolerance(dtype, dim: int) -> float:
+    """Relative size below which a negative eigenvalue is rounding, not a real defect.
+
+    Covariances stored in float32 carry perturbations of ~sqrt(d) * eps32 of
+    their norm, float64 ones far less; "clearly negative" is beyond that.
+    """
+    eps = np.finfo(dtype).eps if np.issubdtype(dtype, np.floating) else np.finfo(np.float64).eps
+    return max(1e-9, 100.0 * np.sqrt(dim) * eps)
+
+
+def _as_covariance(sigma, name: str, dim: int) -> Tuple[np.ndarray, float]:
+    raw = np.asarray(sigma)
+    if raw.shape != (dim, dim):
+        raise GandiagError(f"{name}: expected shape ({dim}, {dim}) to match the mean, got {raw.shape}; "
+                           "both statistics must come from the same extractor/layer")
+    tol = _psd_tolerance(raw.dtype, dim)
+    s = raw.astype(np.float64, copy=False)
+    if not np.isfinite(s).all():
+        raise GandiagError(f"{name}: contains NaN or Inf; recompute the statistics")
+    scale = float(np.abs(s).max()) if s.size else 0.0
+    asym = float(np.abs(s - s.T).max()) if s.size else 0.0
+    if asym > 1e3 * tol * max(scale, np.finfo(np.float64).tiny):
+        raise GandiagError(f"{name}: is not symmetric (max |S - S^T| = {asym:.3g}); pass a covariance matrix")
+    if (np.diagonal(s) < -tol * max(scale, np.finfo(np.float64).tiny)).any():
+        raise GandiagError(f"{name}: has negative variances on the diagonal; it is not a covariance matrix")
+    return (s + s.T) * 0.5, tol
+
+
+def _check_spectrum(w: np.ndarray, name: str, tol: float, what: str) -> np.ndarray:
+    top = float(np.abs(w).max()) if w.size else 0.0
+    if w.size and w.min() < -tol * max(top, np.finfo(np.float64).tiny):
+        raise GandiagError(f"{name}: is not positive semi-definite ({what} has eigenvalue {w.min():.3g}, "
+                           f"largest {top:.3g}); pass a covariance matrix (e.g. numpy.cov(x, rowvar=False))")
+    return np.clip(w, 0.0, None)
+
+
+def psd_factor(sigma: np.ndarray, name: str, tol: float) -> np.ndarray:
+    """Return L with ``L @ L.T == sigma`` for a symmetric PSD ``sigma`` (D, D).
+
+    Cholesky when it succeeds, otherwise ``V diag(sqrt(w))`` from ``eigh``
+    (singular covariances, N < D). Raises if sigma is clearly not PSD.
+    """
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(sigma)
+        w = _check_spectrum(w, name, tol, "it")
+        return v * np.sqrt(w)
+
+
+def trace_sqrt_product(factor1: np.ndarray, sigma2: np.ndarray, name2: str, tol: float) -> float:
+    """``Tr((S1 S2)^{1/2})`` given ``S1 = factor1 @ factor1.T``; checks S2 in passing.
+
+    By Sylvester's law of inertia ``L^T S2 L`` has as many negative eigenvalues
+    as S2 when L is invertible, so a non-PSD S2 shows up here.
+    """
+    m = factor1.T @ sigma2 @ factor1
+    w = np.linalg.eigvalsh((m + m.T) * 0.5)
+    w = _check_spectrum(w, name2, tol, "L^T sigma2 L")
+    return float(np.sqrt(w).sum())
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+    ``||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr((sigma1 sigma2)^{1/2})``,
+    the FID of Heusel et al. (2017) when the statistics are InceptionV3 pool3
+    features. Computed in float64 with symmetric eigen-solvers (see module doc);
+    agrees with ``pytorch_fid.fid_score.calculate_frechet_distance`` to ~1e-9
+    relative on well-conditioned inputs and also works for singular covariances.
+
+    Args:
+        mu1, mu2: mean vectors, shape (D,).
+        sigma1, sigma2: covariance matrices, shape (D, D), symmetric PSD.
+
+    Returns:
+        The distance (float >= 0; rounding-level negatives are clipped to 0).
+
+    Raises:
+        GandiagError: shape mismatch, NaN/Inf, asymmetric or clearly non-PSD covariance.
+    """
+    m1 = as_vector(mu1, "frechet_distance(mu1)")
+    m2 = as_vector(mu2, "frechet_distance(mu2)", length=m1.shape[0])
+    d = m1.shape[0]
+    s1, tol1 = _as_covariance(sigma1, "frechet_distance(sigma1)", d)
+    s2, tol2 = _as_covariance(sigma2, "frechet_distance(sigma2)", d)
+    tol = max(tol1, tol2)
+    factor = psd_factor(s1, "frechet_distance(sigma1)", tol)
+    tr_sqrt = trace_sqrt_product(factor, s2, "frechet_distance(sigma2)", tol)
+    diff = m1 - m2
+    value = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_sqrt)
+    return max(value, 0.0)
+
+
+def fid_from_features(feats1, feats2) -> float:
+    """FID between two (N, D) feature arrays (N-1 covariances, float64).
+
+    Convenience for ``frechet_distance(*stats(feats1), *stats(feats2))``.
+    """
+    from ._checks import as_matrix
+    from .stats import FeatureStats
+
+    x1 = as_matrix(feats1, "fid_from_features(feats1)", min_rows=2)
+    x2 = as_matrix(feats2, "fid_from_features(feats2)", min_rows=2, dim=x1.shape[1])
+    a = FeatureStats.from_features(x1)
+    b = FeatureStats.from_features(x2)
+    return frechet_distance(a.mean, a.cov, b.mean, b.cov)
