@@ -1,0 +1,16 @@
+"""Rapid-categorization human studies: "real or fake?" kits and their scoring.
+
+* :mod:`~gandiag.human.design` - seeded trial design (balance, counterbalanced exposures,
+  practice, attention checks, HYPE_time staircase).
+* :mod:`~gandiag.human.kit` - builds a kit folder: PNGs, ``design.json``, the offline
+  ``index.html`` (:mod:`~gandiag.human.app`), ``sheets.pdf`` + ``answer_key.csv``
+  (:mod:`~gandiag.human.sheets`).
+* :mod:`~gandiag.human.responses` - reads the page's JSON/CSV exports and transcribed paper CSVs.
+* :mod:`~gandiag.human.scoring` - accuracy, fool rate, HYPE scores, d'/criterion, bootstrap CIs.
+* :mod:`~gandiag.human.summary` - ``scores.json`` + HTML/PNG summary.
+
+See docs/human-study.md.
+"""
+from .design import StudyConfig, build_design
+
+__all__ = ["StudyConfig", "build_design"]

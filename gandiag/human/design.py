@@ -1,0 +1,369 @@
+"""Trial design of a rapid-categorization "real or fake?" study (pure, seeded).
+
+The procedure follows Denton et al. 2015 (LAPGAN, sec. 5: an image is flashed
+for a fixed time, then the observer says "real" or "generated") and HYPE
+(Zhou et al. 2019, "HYPE: A Benchmark for Human eYe Perceptual Evaluation of
+Generative Models": fixation, timed exposure, backward mask, answer; HYPE_time
+adapts the exposure with a staircase, HYPE_inf has no time limit).
+
+Everything here is a pure function of a :class:`StudyConfig` (which holds the
+seed): no files, no images. :func:`build_design` returns the plain-dict design
+that the kit writer stores in ``design.json`` and embeds in the page.
+
+Design rules:
+
+* **Balance.** The main block holds ``trials/2`` real and ``trials/2`` fake
+  images; with fixed exposures each class is split evenly across exposures,
+  so ``trials`` must be a multiple of ``2 * len(exposures)``.
+* **Counterbalancing.** Each image has a base exposure slot; participant ``p``
+  sees it at slot ``(base + p) mod E`` (a Latin-square rotation), so across
+  ``E`` participants every image is seen at every exposure.
+* **Order.** Each participant's order is an independent seeded shuffle
+  (``numpy.random.default_rng([seed, p])``), so orders differ between
+  participants and are reproducible from ``seed``.
+* **Practice.** ``practice`` extra images (half real, half fake, never reused in
+  the main block) come first, shown at the longest exposures, with feedback.
+* **Attention checks.** ``attention`` extra trials spread over the main block
+  (one in each of ``attention`` equal segments): ``noise`` checks show a
+  uniform-noise image (obviously fake; pass = answered "fake"), ``repeat``
+  checks show an earlier main image again (pass = same answer as before).
+  Both use the longest exposure and are never part of the accuracy.
+* **Staircase (HYPE_time).** With ``staircase=True`` the main trials have no
+  fixed exposure: the page starts at ``staircase_start_ms`` and moves one level
+  shorter after ``staircase_down`` correct answers in a row, one level longer
+  after ``staircase_up`` errors in a row (3-down/1-up converges near 79% correct,
+  Levitt 1971). The participant's threshold is the modal exposure (HYPE).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import GandiagError
+
+ATTENTION_KINDS = ("noise", "repeat")
+TRUTHS = ("real", "fake")
+# Repeat checks need an earlier main trial to repeat; keep this many trials
+# between the original and its repeat so the answer is not simply echoed.
+_REPEAT_MIN_GAP = 2
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that decides a kit's trials (not its images).
+
+    Attributes:
+        trials: main-block trials per participant (real + fake, attention excluded).
+        exposures_ms: exposure times; fixed conditions, or the staircase ladder.
+        practice: practice trials with feedback (even number; 0 for none).
+        attention: attention-check trials inserted in the main block.
+        attention_kind: ``"noise"`` or ``"repeat"`` (see module doc).
+        participants: number of participant orders (ids ``P01``, ``P02``, ...).
+        staircase: adapt the exposure per participant (HYPE_time) instead of
+            fixed, counterbalanced exposures.
+        staircase_start_ms: first staircase exposure (must be on the ladder;
+            default: the ladder value closest to 500 ms, HYPE's start).
+        staircase_down: consecutive correct answers before a shorter exposure.
+        staircase_up: consecutive errors before a longer exposure.
+        fixation_ms: fixation cross before each image.
+        mask_ms: backward mask after each image.
+        display_px: on-screen image size (CSS pixels, square; pixel art is not smoothed).
+        seed: seed of every random choice (image subsets, orders, noise, masks).
+    """
+
+    trials: int = 60
+    exposures_ms: Tuple[int, ...] = (250, 500, 1000)
+    practice: int = 4
+    attention: int = 4
+    attention_kind: str = "noise"
+    participants: int = 10
+    staircase: bool = False
+    staircase_start_ms: Optional[int] = None
+    staircase_down: int = 3
+    staircase_up: int = 1
+    fixation_ms: int = 500
+    mask_ms: int = 300
+    display_px: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "exposures_ms", tuple(int(e) for e in self.exposures_ms))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`GandiagError` naming the option when a value is unusable."""
+        ex = self.exposures_ms
+        if not ex:
+            raise GandiagError("--exposures: give at least one exposure time in ms, e.g. 250,500,1000")
+        if any(e <= 0 for e in ex) or len(set(ex)) != len(ex):
+            raise GandiagError(f"--exposures: need distinct positive times in ms, got {list(ex)}")
+        for name in ("participants", "trials"):
+            if getattr(self, name) < 1:
+                raise GandiagError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if self.practice < 0 or self.practice % 2:
+            raise GandiagError(
+                f"--practice must be an even number >= 0 (half real, half fake), got {self.practice}"
+            )
+        if self.attention < 0:
+            raise GandiagError(f"--attention must be >= 0, got {self.attention}")
+        if self.attention_kind not in ATTENTION_KINDS:
+            raise GandiagError(
+                f"--attention-kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attention_kind!r}"
+            )
+        if self.participants > 999:
+            raise GandiagError(f"--participants must be at most 999, got {self.participants}")
+        for name in ("fixation_ms", "mask_ms"):
+            if getattr(self, name) < 0:
+                raise GandiagError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not 16 <= self.display_px <= 2048:
+            raise GandiagError(f"--display-px must be between 16 and 2048, got {self.display_px}")
+        if self.staircase:
+            if len(ex) < 2:
+                raise GandiagError("--staircase needs at least two --exposures to move between")
+            if self.staircase_start_ms is not None and self.staircase_start_ms not in ex:
+                raise GandiagError(
+                    f"--staircase-start {self.staircase_start_ms} ms is not one of --exposures {sorted(ex)}"
+                )
+            if self.staircase_down < 1 or self.staircase_up < 1:
+                raise GandiagError("--staircase-down and --staircase-up must be at least 1")
+            if self.trials % 2:
+                raise GandiagError(f"--trials must be even (half real, half fake), got {self.trials}")
+        else:
+            unit = 2 * len(ex)
+            if self.trials % unit:
+                lo = max(unit, self.trials - self.trials % unit)
+                raise GandiagError(
+                    f"--trials {self.trials} cannot be split evenly into real/fake x {len(ex)} exposures; "
+                    f"use a multiple of {unit} (e.g. {lo} or {lo + unit})"
+                )
+        if self.attention_kind == "repeat" and self.attention > self.trials // (_REPEAT_MIN_GAP + 1):
+            raise GandiagError(
+                f"--attention {self.attention} repeat checks need at least {_REPEAT_MIN_GAP + 1} main "
+                f"trials each; lower --attention or raise --trials ({self.trials})"
+            )
+
+    @property
+    def ladder_ms(self) -> Tuple[int, ...]:
+        """Exposures sorted from shortest to longest."""
+        return tuple(sorted(self.exposures_ms))
+
+    @property
+    def start_ms(self) -> int:
+        """Staircase start: the given value, else the ladder value closest to 500 ms (HYPE)."""
+        if self.staircase_start_ms is not None:
+            return int(self.staircase_start_ms)
+        return min(self.ladder_ms, key=lambda e: (abs(e - 500), e))
+
+    def to_dict(self) -> Dict:
+        d = dataclasses.asdict(self)
+        d["exposures_ms"] = list(self.exposures_ms)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict) -> "StudyConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise GandiagError(f"design config has unknown keys {sorted(unknown)}")
+        return cls(**d)
+
+
+def image_counts(config: StudyConfig) -> Dict[str, int]:
+    """How many images of each kind a kit needs.
+
+    Returns:
+        ``real`` / ``fake``: images drawn from each source (main + practice);
+        ``noise``: synthetic attention-check images.
+    """
+    half = config.trials // 2 + config.practice // 2
+    noise = config.attention if config.attention_kind == "noise" else 0
+    return {"real": half, "fake": half, "noise": noise}
+
+
+def participant_ids(n: int) -> List[str]:
+    """``P01``, ``P02``, ... (three digits from 100 participants on)."""
+    width = 2 if n < 100 else 3
+    return [f"P{i + 1:0{width}d}" for i in range(n)]
+
+
+def plan_images(config: StudyConfig) -> List[Dict]:
+    """List every stimulus with an opaque id, its truth, role and source row.
+
+    Ids (``img-001`` ...) are assigned after a seeded shuffle, so neither the id
+    nor the file name reveals whether an image is real or fake.
+
+    Returns:
+        dicts with ``id``, ``truth`` (``real``/``fake``), ``role``
+        (``main``/``practice``/``attention``), ``source`` (``real``/``fake``/``noise``),
+        ``source_index`` (row in that source's loaded set) and ``base_slot``
+        (the image's exposure slot before the per-participant rotation; main images only).
+    """
+    rng = np.random.default_rng([config.seed, 1])
+    n_main, n_prac = config.trials // 2, config.practice // 2
+    entries = []
+    for truth in TRUTHS:
+        for k in range(n_main + n_prac):
+            role = "main" if k < n_main else "practice"
+            entries.append({"truth": truth, "role": role, "source": truth, "source_index": k})
+    for k in range(image_counts(config)["noise"]):
+        entries.append({"truth": "fake", "role": "attention", "source": "noise", "source_index": k})
+    # Balanced base exposure slots within each class: a shuffled 0,1,..,E-1,0,1,...
+    n_slots = len(config.exposures_ms)
+    for truth in TRUTHS:
+        slots = np.arange(n_main) % n_slots
+        rng.shuffle(slots)
+        mains = [e for e in entries if e["truth"] == truth and e["role"] == "main"]
+        for e, s in zip(mains, slots):
+            e["base_slot"] = int(s)
+    order = rng.permutation(len(entries))
+    width = max(3, len(str(len(entries))))
+    for rank, idx in enumerate(order):
+        entries[idx]["id"] = f"img-{rank + 1:0{width}d}"
+    keys = ("id", "truth", "role", "source", "source_index", "base_slot")
+    return [{k: e.get(k) for k in keys} for e in entries]
+
+
+def _attention_positions(n_main: int, n_checks: int, rng: np.random.Generator, min_pos: int) -> List[int]:
+    """Insertion points (before main item ``pos``), one per equal segment of the block."""
+    bounds = np.linspace(0, n_main, n_checks + 1)
+    positions = []
+    for k in range(n_checks):
+        lo = max(int(np.ceil(bounds[k])) + (1 if k == 0 else 0), min_pos)
+        hi = max(int(np.floor(bounds[k + 1])), lo)
+        positions.append(int(rng.integers(lo, hi + 1)))
+    return positions
+
+
+def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> List[Dict]:
+    """The ordered trials of participant number ``index`` (0-based).
+
+    Returns:
+        dicts with ``trial`` (1-based, practice included), ``phase``
+        (``practice``/``main``), ``image``, ``truth``, ``exposure_ms`` (``None`` for
+        staircase-controlled trials), ``attention`` (``None``/``noise``/``repeat``)
+        and ``repeat_of`` (trial number repeated by a repeat check, else ``None``).
+    """
+    rng = np.random.default_rng([config.seed, 2, index])
+    ladder = config.ladder_ms
+    longest = ladder[-1]
+    slots = list(config.exposures_ms)
+    practice = [e for e in images if e["role"] == "practice"]
+    practice = [practice[i] for i in rng.permutation(len(practice))]
+    trials: List[Dict] = []
+    for k, e in enumerate(practice):
+        # Longest exposures first: practice should teach the task, not frustrate.
+        exposure = ladder[::-1][k % len(ladder)]
+        trials.append(_trial(e, "practice", exposure))
+    main = [e for e in images if e["role"] == "main"]
+    main = [main[i] for i in rng.permutation(len(main))]
+    main_trials = []
+    for e in main:
+        if config.staircase:
+            exposure = None
+        else:
+            exposure = slots[(e["base_slot"] + index) % len(slots)]
+        main_trials.append(_trial(e, "main", exposure))
+    noise = [e for e in images if e["role"] == "attention"]
+    min_pos = _REPEAT_MIN_GAP + 1 if config.attention_kind == "repeat" else 1
+    positions = _attention_positions(len(main_trials), config.attention, rng, min_pos)
+    checks = []
+    for k, pos in enumerate(positions):
+        if config.attention_kind == "noise":
+            check = _trial(noise[k], "main", longest)
+            check["attention"] = "noise"
+        else:
+            used = {c[1]["repeat_source"] for c in checks}
+            candidates = [i for i in range(pos - _REPEAT_MIN_GAP) if i not in used]
+            src = int(rng.choice(candidates))
+            check = dict(main_trials[src], exposure_ms=longest, attention="repeat", repeat_source=src)
+        checks.append((pos, check))
+    # Insert from the back so earlier positions stay valid.
+    sequence = list(main_trials)
+    for pos, check in sorted(checks, key=lambda pc: pc[0], reverse=True):
+        sequence.insert(pos, check)
+    trials.extend(sequence)
+    for number, t in enumerate(trials, start=1):
+        t["trial"] = number
+    for t in trials:
+        if t.get("attention") == "repeat":
+            t["repeat_of"] = main_trials[t.pop("repeat_source")]["trial"]
+    keys = ("trial", "phase", "image", "truth", "exposure_ms", "attention", "repeat_of")
+    return [{k: t.get(k) for k in keys} for t in trials]
+
+
+def _trial(entry: Dict, phase: str, exposure: Optional[int]) -> Dict:
+    return {"phase": phase, "image": entry["id"], "truth": entry["truth"], "exposure_ms": exposure,
+            "attention": None, "repeat_of": None}
+
+
+def paper_items(config: StudyConfig, images: List[Dict]) -> List[Dict]:
+    """Item order of the printable sheets (untimed: HYPE_inf-style).
+
+    Main images and attention checks are shuffled with their own seed; a repeat
+    check is placed after the item it repeats.
+
+    Returns:
+        dicts with ``item`` (1-based), ``image``, ``truth``, ``attention`` and
+        ``repeat_of`` (item number repeated, else ``None``).
+    """
+    rng = np.random.default_rng([config.seed, 3])
+    main = [e for e in images if e["role"] == "main"]
+    order = [main[i] for i in rng.permutation(len(main))]
+    items = [{"image": e["id"], "truth": e["truth"], "attention": None, "repeat_of": None} for e in order]
+    if config.attention_kind == "noise":
+        noise = [e for e in images if e["role"] == "attention"]
+        positions = _attention_positions(len(items), len(noise), rng, 1)
+        for pos, e in sorted(zip(positions, noise), key=lambda pe: pe[0], reverse=True):
+            items.insert(pos, {"image": e["id"], "truth": "fake", "attention": "noise", "repeat_of": None})
+    else:
+        positions = _attention_positions(len(items), config.attention, rng, _REPEAT_MIN_GAP + 1)
+        chosen = set()
+        inserts = []
+        for pos in positions:
+            src = int(rng.choice([i for i in range(pos - _REPEAT_MIN_GAP) if i not in chosen]))
+            chosen.add(src)
+            inserts.append((pos, src))
+        originals = list(items)
+        for pos, src in sorted(inserts, reverse=True):
+            items.insert(pos, dict(originals[src], attention="repeat", repeat_of=("src", src)))
+        index_of = {id(it): k for k, it in enumerate(items)}
+        for it in items:
+            if it["attention"] == "repeat":
+                it["repeat_of"] = index_of[id(originals[it["repeat_of"][1]])] + 1
+    for number, it in enumerate(items, start=1):
+        it["item"] = number
+    keys = ("item", "image", "truth", "attention", "repeat_of")
+    return [{k: it[k] for k in keys} for it in items]
+
+
+def build_design(config: StudyConfig) -> Dict:
+    """The complete trial design (no image pixels, no sources, no version).
+
+    Returns:
+        ``{"config", "images", "participants": [{"id", "trials"}], "paper": {"items"},
+        "staircase"}``; the kit writer adds sources, hashes, version and kit id.
+    """
+    images = plan_images(config)
+    participants = [
+        {"id": pid, "trials": participant_trials(config, images, k)}
+        for k, pid in enumerate(participant_ids(config.participants))
+    ]
+    staircase = None
+    if config.staircase:
+        staircase = {
+            "ladder_ms": list(config.ladder_ms),
+            "start_ms": config.start_ms,
+            "down_after_correct": config.staircase_down,
+            "up_after_errors": config.staircase_up,
+            "threshold": "modal exposure of the participant's staircase trials (HYPE_time)",
+        }
+    return {
+        "config": config.to_dict(),
+        "images": images,
+        "participants": participants,
+        "paper": {"items": paper_items(config, images)},
+        "staircase": staircase,
+    }
