@@ -51,10 +51,10 @@ class KitResult:
     resumed: bool
 
 
-def _load(spec: str, n: int, seed: int, role: str):
+def _load(spec: str, n: int, seed: int, role: str, options: Optional[Dict] = None):
     from ..sources import load_source
 
-    data = load_source(spec, num_samples=n, seed=seed)
+    data = load_source(spec, num_samples=n, seed=seed, **(options or {}))
     if len(data) != n:
         raise GandiagError(f"--{role} {spec}: needed {n} images, the source gave {len(data)}")
     return data
@@ -71,11 +71,13 @@ def kit_id_of(doc: Dict) -> str:
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: str) -> tuple:
+def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: str,
+                consent: str = DEFAULT_CONSENT, fake_options: Optional[Dict] = None) -> tuple:
     """Load sources, lay out trials and encode images (no files written).
 
     Real images are drawn with ``seed``, fake ones with ``seed + 1``, so the same
     spec on both sides (a real-vs-real control) gives different images.
+    ``fake_options`` (``value_range``, ``layout``, ``npz_key``) resolve ambiguous fake arrays.
 
     Returns:
         ``(doc, pngs, pixels, masks)``: the design document (with ``kit_id``), PNG
@@ -83,7 +85,7 @@ def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: s
     """
     counts = image_counts(config)
     real = _load(real_spec, counts["real"], config.seed, "real")
-    fake = _load(fake_spec, counts["fake"], config.seed + 1, "fake")
+    fake = _load(fake_spec, counts["fake"], config.seed + 1, "fake", fake_options)
     real_px, fake_px = match_formats(real.images, fake.images)
     noise_px = noise_images(counts["noise"], real_px.shape[1:], config.seed)
     design = build_design(config)
@@ -103,6 +105,7 @@ def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: s
         "gandiag_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "title": title,
+        "consent": consent,
         "seed": config.seed,
         "sources": {"real": _source_record(real_spec, real, config.seed),
                     "fake": _source_record(fake_spec, fake, config.seed + 1)},
@@ -141,10 +144,11 @@ def _existing_state(out: Path, kit_id: str, force: bool) -> Optional[Dict]:
 
 
 def build_kit(real_spec: str, fake_spec: str, out, config: StudyConfig, *, title: str = "Real or fake?",
-              consent: str = DEFAULT_CONSENT, force: bool = False) -> KitResult:
+              consent: str = DEFAULT_CONSENT, force: bool = False, fake_options: Optional[Dict] = None) -> KitResult:
     """Create (or resume) a kit in ``out``; see the module doc for the layout."""
     out = Path(out)
-    doc, pngs, pixels, masks = prepare_kit(real_spec, fake_spec, config, title=title)
+    doc, pngs, pixels, masks = prepare_kit(real_spec, fake_spec, config, title=title, consent=consent,
+                                           fake_options=fake_options)
     old = _existing_state(out, doc["kit_id"], force)
     resumed = old is not None
     if resumed:

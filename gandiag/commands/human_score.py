@@ -1,0 +1,64 @@
+"""``gandiag human-score``: score the answers of a human-study kit."""
+from __future__ import annotations
+
+import argparse
+
+from ._common import add_quiet, add_seed
+
+NAME = "human-score"
+HELP = "score human-study answers: accuracy, fool rate, HYPE, d', per exposure and participant, bootstrap CIs"
+ORDER = 61
+DESCRIPTION = """Score the answers collected with a `gandiag human-kit` kit.
+
+RESPONSES are the JSON or CSV files the page downloaded (one per session) and/or CSV files
+transcribed from the paper sheets with columns participant,item,response (response: real/fake or
+R/F; an empty response = not answered; optional columns kit_id, notes). Every answer is checked
+against design.json; a mismatch names the file and line.
+
+Reports accuracy, fool rate (fakes judged real), real error rate, a HYPE_inf-style error score,
+d' and criterion (log-linear correction), HYPE_time (staircase kits), accuracy per exposure and
+per participant, with two-way (participants x images) bootstrap 95% CIs. Participants whose
+attention-check pass rate is below --min-attention are excluded (and listed).
+
+examples:
+  gandiag human-score results/*.json --design kit/design.json
+  gandiag human-score results/*.json paper.csv --design kit/design.json --out scores/
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("responses", nargs="+", metavar="RESPONSES", help="page JSON/CSV exports, paper CSVs")
+    parser.add_argument("--design", required=True, help="design.json of the kit (or the kit folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="write scores.json, summary.html and summary.png here (default: print only)")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates for 95%% CIs (0 = none)")
+    parser.add_argument("--min-attention", type=float, default=0.75,
+                        help="exclude participants whose attention-check pass rate is below this")
+    add_seed(parser)
+    add_quiet(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+    from ..human.analysis import score_sessions
+    from ..human.kit import read_design
+    from ..human.responses import read_responses
+    from ..human.summary import render_html, render_png, summary_lines
+
+    design = read_design(args.design)
+    sessions = read_responses(args.responses, design)
+    scores = score_sessions(sessions, design, n_boot=args.bootstrap, seed=args.seed,
+                            min_attention=args.min_attention, files=[str(p) for p in args.responses])
+    if args.out:
+        out = Path(args.out)
+        atomic_write_json(out / "scores.json", scores)
+        png = render_png(scores)
+        atomic_write_bytes(out / "summary.png", png)
+        atomic_write_text(out / "summary.html", render_html(scores, png))
+    if not args.quiet:
+        print("\n".join(summary_lines(scores)))
+        if args.out:
+            print(f"  wrote {Path(args.out) / 'scores.json'}, summary.html, summary.png")
+    return 0
