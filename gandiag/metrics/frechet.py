@@ -60,7 +60,10 @@ def _check_spectrum(w: np.ndarray, name: str, tol: float, what: str) -> np.ndarr
     if w.size and w.min() < -tol * max(top, np.finfo(np.float64).tiny):
         raise GandiagError(f"{name}: is not positive semi-definite ({what} has eigenvalue {w.min():.3g}, "
                            f"largest {top:.3g}); pass a covariance matrix (e.g. numpy.cov(x, rowvar=False))")
-    return np.clip(w, 0.0, None)
+    # Eigenvalues within rounding of zero (|w| < D * eps * max) are noise of a rank-deficient
+    # matrix; their square roots (~1e-8 * sqrt(max) each) would bias the trace, so zero them.
+    floor = w.size * np.finfo(np.float64).eps * top
+    return np.where(w > floor, w, 0.0)
 
 
 def psd_factor(sigma: np.ndarray, name: str, tol: float) -> np.ndarray:

@@ -33,8 +33,8 @@ def _score(p: np.ndarray, log_p: np.ndarray, splits: int, shuffle: bool, seed: i
         p_chunk, log_chunk = p[lo:hi], log_p[lo:hi]
         log_q = np.log(p_chunk.mean(axis=0, keepdims=True))
         # 0 * log 0 = 0: zero probabilities contribute nothing (avoids NaN from 0 * -inf).
-        kl_terms = np.where(p_chunk > 0, p_chunk * (log_chunk - log_q), 0.0)
-        scores.append(float(np.exp(kl_terms.sum(axis=1).mean())))
+        log_ratio = np.where(p_chunk > 0, log_chunk - log_q, 0.0)
+        scores.append(float(np.exp((p_chunk * log_ratio).sum(axis=1).mean())))
     return float(np.mean(scores)), float(np.std(scores))
 
 
