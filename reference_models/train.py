@@ -71,8 +71,6 @@ class Trainer:
         self.out = Path(out_dir) if out_dir is not None else None
         self.quiet = quiet
         self.device = torch.device(device)
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
         if config.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True, warn_only=self.device.type != "cpu")
@@ -150,32 +148,39 @@ class Trainer:
         Returns:
             ``(stats, (real, real_labels))``; the batch is reused by an unrolled G update.
         """
-        c = self.config
         real, ry = self._real_batch()
-        z, fy = self._noise(c.batch_size)
+        z, fy = self._noise(self.config.batch_size)
         with torch.no_grad():
             fake = self._g(z, fy)
-        real_logits, fake_logits = self._d(real, ry), self._d(fake, fy)
-        loss = discriminator_loss(real_logits, fake_logits, c.label_smoothing)
+        return self.discriminator_step(real, ry, fake, fy), (real, ry)
+
+    def discriminator_step(self, real, real_y, fake, fake_y) -> Dict[str, float]:
+        """Descend ``L_D`` once on the given real and (detached) fake batches."""
+        real_logits, fake_logits = self._d(real, real_y), self._d(fake, fake_y)
+        loss = discriminator_loss(real_logits, fake_logits, self.config.label_smoothing)
         self.d_opt.zero_grad(set_to_none=True)
         loss.backward()
         self.d_opt.step()
         return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
-                "d_fake": torch.sigmoid(fake_logits).mean().item()}, (real, ry)
+                "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
     def g_update(self, real, ry) -> Dict[str, float]:
-        """One generator update (through an unrolled D when ``unroll_steps`` > 0)."""
+        """One generator update on fresh noise (``real`` is used only by the unrolled look-ahead)."""
+        z, fy = self._noise(self.config.batch_size)
+        return self.generator_step(z, fy, real, ry)
+
+    def generator_step(self, z, fake_y, real=None, real_y=None) -> Dict[str, float]:
+        """Descend ``L_G`` once for noise ``z`` (through an unrolled D when ``unroll_steps`` > 0)."""
         c = self.config
-        z, fy = self._noise(c.batch_size)
-        fake = self._g(z, fy)
+        fake = self._g(z, fake_y)
         if c.unroll_steps:
             look_ahead = unrolled_discriminator(self.D, real, fake, c.unroll_steps, c.unroll_lr or c.d_lr,
-                                                c.label_smoothing, ry, fy)
-            logits = look_ahead(fake, fy)
+                                                c.label_smoothing, real_y, fake_y)
+            logits = look_ahead(fake, fake_y)
         else:
             self.D.requires_grad_(False)  # G's update needs no D weight gradients
             try:
-                logits = self._d(fake, fy)
+                logits = self._d(fake, fake_y)
             finally:
                 self.D.requires_grad_(True)
         loss = generator_loss(logits, c.loss)
@@ -280,6 +285,9 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.out / "config.json", c.to_dict())
         previous = signal.signal(signal.SIGINT, self.request_stop) if _main_thread() else None
+        threads = torch.get_num_threads()
+        if c.num_threads:
+            torch.set_num_threads(c.num_threads)
         bar = None
         try:
             if self.step == 0 and self.monitor is not None:
@@ -336,6 +344,7 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
+            torch.set_num_threads(threads)
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
 
