@@ -78,11 +78,12 @@ def read_checked(path: PathLike, what: str = "checkpoint") -> Dict[str, Any]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError, ValueError) as exc:
         lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()] or [type(exc).__name__]
-        unsafe = [ln for ln in lines if ln.startswith("WeightsUnpickler error")]
-        if unsafe:
+        unsafe = [ln for ln in lines if "Unsupported global" in ln]
+        if unsafe:  # a real pickle with classes beyond tensors/containers (corrupt bytes fail otherwise)
+            detail = unsafe[0][unsafe[0].index("Unsupported global"):]
             raise GandiagError(
-                f"{what} {path} holds objects that weights_only loading refuses ({unsafe[0][:200]}); "
-                "it was not written by reference_models"
+                f"{what} {path} holds objects that weights_only loading refuses ({detail[:200]}); "
+                "it was not written by reference_models, and loading it fully could run arbitrary code"
             ) from None
         raise GandiagError(
             f"{what} {path} cannot be read: it is corrupt, truncated or not a torch file ({lines[0][:160]})"
