@@ -155,8 +155,8 @@
     save();
     return present(trial, ex.ms).then(function (shown) {
       var maskDone = maskThenBlank(shown.offset);
-      return Promise.all([waitAnswer(shown.offset), maskDone]).then(function (res) {
-        var ans = res[0];
+      return waitAnswer(shown.offset).then(function (ans) {
+        // Saved at once, even while the mask is still up: a tab closed now loses nothing.
         var rec = {
           trial: trial.t, phase: trial.ph, image: trial.img, attention: trial.att,
           exposure_ms: ex.ms, measured_ms: round1(shown.measured), frames: shown.frames,
@@ -174,12 +174,14 @@
         S.next = k + 1;
         S.in_progress = null;
         save();
-        if (feedback === null) return undefined;
-        var fb = $('feedback');
-        fb.className = feedback ? 'right' : 'wrong';
-        fb.textContent = (feedback ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
-          (trial.truth === 'real' ? 'real.' : 'fake (generated).');
-        return new Promise(function (r) { setTimeout(r, FEEDBACK_MS); });
+        return maskDone.then(function () {
+          if (feedback === null) return undefined;
+          var fb = $('feedback');
+          fb.className = feedback ? 'right' : 'wrong';
+          fb.textContent = (feedback ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
+            (trial.truth === 'real' ? 'real.' : 'fake (generated).');
+          return new Promise(function (r) { setTimeout(r, FEEDBACK_MS); });
+        });
       });
     });
   }

@@ -1,0 +1,218 @@
+"""Drive index.html in real headless Chromium: keyboard answers, exports, timing, offline, resume."""
+import csv
+import io
+import json
+
+import pytest
+
+from gandiag.cli import main
+
+pytestmark = pytest.mark.browser
+
+# Records every change of what the stage shows, with performance.now(), independently of the page's code.
+STAGE_LOG = """
+window.__stageLog = [];
+document.addEventListener('DOMContentLoaded', () => {
+  const stage = document.getElementById('stage');
+  new MutationObserver(() => window.__stageLog.push([stage.dataset.showing, performance.now()]))
+    .observe(stage, {attributes: true, attributeFilter: ['data-showing']});
+});
+"""
+WAIT = ("() => ['ready', 'done'].includes(document.body.dataset.screen) || "
+        "document.getElementById('prompt').dataset.ready === '1'")
+KEYS = {"real": ["f", "ArrowLeft", "F"], "fake": ["j", "ArrowRight", "J"]}
+
+
+def _open(context, kit_dir, requests, errors):
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(STAGE_LOG)
+    page.goto((kit_dir / "index.html").as_uri())
+    return page
+
+
+def _context(browser, requests):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 900, "height": 700})
+    context.on("request", lambda r: requests.append(r.url))
+
+    def guard(route):
+        # Anything but the page file itself is recorded above and refused here.
+        if route.request.url.startswith("file://") and route.request.url.endswith("index.html"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", guard)
+    return context
+
+
+def _start(page, pid):
+    page.check("#consent-box")
+    page.fill("#pid-input", pid)
+    page.click("#start-btn")
+
+
+def _answer(page, trials, choose, stop_after=None):
+    """Answer trials with the keyboard until the session ends (or ``stop_after`` answers)."""
+    given = {}
+    k = 0
+    while True:
+        page.wait_for_function(WAIT, timeout=15000)
+        screen = page.evaluate("document.body.dataset.screen")
+        if screen == "done":
+            return given
+        if screen == "ready":
+            page.keyboard.press("Space")
+            page.wait_for_function("() => document.body.dataset.screen === 'task'")
+            continue
+        number = len(page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).trials"))
+        trial = trials[number]
+        response = choose(trial)
+        page.keyboard.press(KEYS[response][k % 3])
+        k += 1
+        given[trial["trial"]] = response
+        page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '0'")
+        if stop_after is not None and len(given) >= stop_after:
+            return given
+
+
+def _choose(trial):
+    # Right on odd trials, wrong on every fourth, so the exports carry both kinds of answer.
+    if trial["trial"] % 4 == 0:
+        return "real" if trial["truth"] == "fake" else "fake"
+    return trial["truth"]
+
+
+def test_full_session_by_keyboard_matches_design(browser, small_kit, tmp_path):
+    requests, errors = [], []
+    context = _context(browser, requests)
+    page = _open(context, small_kit.out, requests, errors)
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    trials = small_kit.design["participants"][1]["trials"]
+    _start(page, "p02")  # ids are case-insensitive
+    given = _answer(page, trials, _choose)
+    page.wait_for_function("() => document.body.dataset.screen === 'done'")
+    for _ in range(50):
+        if len(downloads) >= 2:
+            break
+        page.wait_for_timeout(100)
+    names = sorted(d.suggested_filename for d in downloads)
+    assert names == [f"gandiag-human-{small_kit.kit_id}-P02.csv", f"gandiag-human-{small_kit.kit_id}-P02.json"]
+    paths = {}
+    for d in downloads:
+        paths[d.suggested_filename.rsplit(".", 1)[1]] = tmp_path / d.suggested_filename
+        d.save_as(paths[d.suggested_filename.rsplit(".", 1)[1]])
+    log = page.evaluate("window.__stageLog")
+    context.close()
+
+    exported = json.loads(paths["json"].read_text())
+    assert exported["participant"] == "P02" and exported["complete"] and exported["kit_id"] == small_kit.kit_id
+    rows = exported["trials"]
+    assert [r["trial"] for r in rows] == [t["trial"] for t in trials]
+    for r, t in zip(rows, trials):
+        assert (r["image"], r["phase"], r["attention"], r["exposure_ms"]) == \
+               (t["image"], t["phase"], t["attention"], t["exposure_ms"])
+        assert r["response"] == given[t["trial"]] and r["input"].startswith("key:")
+    # Exposure honoured within two frames, by the page's own rAF clock ...
+    frame = exported["frame_ms"]
+    assert 4 < frame < 60
+    for r in rows:
+        assert abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1, r
+    # ... and by an independent observer of the DOM.
+    shown = [(b[1] - a[1]) for a, b in zip(log, log[1:]) if a[0] == "stimulus"]
+    assert len(shown) == len(trials)
+    for dur, t in zip(shown, trials):
+        assert abs(dur - t["exposure_ms"]) <= 2 * frame + 1, (dur, t)
+    csv_rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    assert [(int(c["trial"]), c["image"], c["response"]) for c in csv_rows] == \
+           [(r["trial"], r["image"], r["response"]) for r in rows]
+    # Offline: the only request was the page itself, and nothing was blocked or failed.
+    assert requests == [(small_kit.out / "index.html").as_uri()]
+    assert errors == []
+    # The exports score, and both formats give the same numbers.
+    for fmt in ("json", "csv"):
+        out = tmp_path / f"scores_{fmt}"
+        assert main(["human-score", str(paths[fmt]), "--design", str(small_kit.out / "design.json"),
+                     "--out", str(out), "--bootstrap", "0", "--quiet", "--min-attention", "0"]) == 0
+    a = json.loads((tmp_path / "scores_json" / "scores.json").read_text())
+    b = json.loads((tmp_path / "scores_csv" / "scores.json").read_text())
+    scored = [t for t in trials if t["phase"] == "main" and not t["attention"]]
+    expected = sum(given[t["trial"]] == t["truth"] for t in scored) / len(scored)
+    assert a["overall"]["accuracy"]["value"] == pytest.approx(expected)
+    assert a["overall"] == b["overall"]
+
+
+def test_closed_tab_resumes_without_losing_answers(browser, small_kit, tmp_path):
+    requests, errors = [], []
+    context = _context(browser, requests)
+    trials = small_kit.design["participants"][2]["trials"]
+    page = _open(context, small_kit.out, requests, errors)
+    _start(page, "P03")
+    first = _answer(page, trials, _choose, stop_after=5)
+    page.close()
+    page = _open(context, small_kit.out, requests, errors)
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    _start(page, "P03")
+    page.wait_for_function("() => document.body.dataset.screen === 'ready'")
+    assert page.inner_text("#ready-title") == "Welcome back"
+    rest = _answer(page, trials, _choose)
+    for _ in range(50):
+        if len(downloads) >= 2:
+            break
+        page.wait_for_timeout(100)
+    json_dl = next(d for d in downloads if d.suggested_filename.endswith(".json"))
+    json_dl.save_as(tmp_path / "r.json")
+    context.close()
+    exported = json.loads((tmp_path / "r.json").read_text())
+    assert [r["trial"] for r in exported["trials"]] == [t["trial"] for t in trials]
+    assert set(first) | set(rest) == {t["trial"] for t in trials} and not set(first) & set(rest)
+    assert all(r["response"] == {**first, **rest}[r["trial"]] for r in exported["trials"])
+    assert set(exported["interrupted_trials"]) <= {6}
+    assert errors == [] and all(u.startswith("file://") for u in requests)
+
+
+def test_staircase_follows_three_down_one_up(browser, tmp_path, fake_npz, kit_builder):
+    kit = kit_builder(tmp_path / "st", fake_npz, trials=10, exposures_ms=(34, 67, 100), staircase=True,
+                      staircase_start_ms=67, practice=0, attention=0, participants=1)
+    requests, errors = [], []
+    context = _context(browser, requests)
+    page = _open(context, kit.out, requests, errors)
+    trials = kit.design["participants"][0]["trials"]
+    pattern = {1: True, 2: True, 3: True, 4: True, 5: False, 6: True, 7: True, 8: True, 9: False, 10: True}
+    _start(page, "P01")
+    _answer(page, trials, lambda t: t["truth"] if pattern[t["trial"]] else ("real" if t["truth"] == "fake" else "fake"))
+    state = page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0]))")
+    context.close()
+    ladder, level, run_c, run_w, expected = [34, 67, 100], 1, 0, 0, []
+    for n in range(1, 11):
+        expected.append(ladder[level])
+        if pattern[n]:
+            run_c, run_w = run_c + 1, 0
+            if run_c == 3:
+                level, run_c = max(0, level - 1), 0
+        else:
+            run_w, run_c = run_w + 1, 0
+            level, run_w = min(2, level + 1), 0
+    assert [r["exposure_ms"] for r in state["trials"]] == expected
+    assert [r["correct"] for r in state["trials"]] == [pattern[n] for n in range(1, 11)]
+    frame = state["frame_ms"]
+    assert all(abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1 for r in state["trials"])
+    assert errors == []
+
+
+def test_start_screen_validates_consent_and_participant(browser, small_kit):
+    requests, errors = [], []
+    context = _context(browser, requests)
+    page = _open(context, small_kit.out, requests, errors)
+    page.fill("#pid-input", "P01")
+    page.click("#start-btn")
+    assert "tick the box" in page.inner_text("#start-error")
+    page.check("#consent-box")
+    page.fill("#pid-input", "X7")
+    page.click("#start-btn")
+    assert 'Unknown participant ID "X7"' in page.inner_text("#start-error")
+    assert page.evaluate("document.body.dataset.screen") == "start"
+    context.close()
