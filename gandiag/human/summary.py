@@ -63,18 +63,19 @@ def render_png(scores: Dict) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4), dpi=110)
+    fig = Figure(figsize=(10, 4.4), dpi=110)
     FigureCanvasAgg(fig)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
     rows = scores["by_exposure"]
     x = list(range(len(rows)))
     labels = ["untimed" if r["exposure_ms"] is None else f"{r['exposure_ms']:g}" for r in rows]
-    for key, name, color, marker in (("accuracy", "accuracy", "tab:blue", "o"),
-                                     ("fool_rate", "fool rate (fakes judged real)", "tab:red", "s")):
+    for key, name, color, marker, dx in (("accuracy", "accuracy", "tab:blue", "o", -0.04),
+                                         ("fool_rate", "fool rate (fakes judged real)", "tab:red", "s", 0.04)):
         ys = [r[key]["value"] if r[key]["value"] is not None else float("nan") for r in rows]
         lo = [y - r[key]["ci95"][0] if r[key]["ci95"] else 0.0 for y, r in zip(ys, rows)]
         hi = [r[key]["ci95"][1] - y if r[key]["ci95"] else 0.0 for y, r in zip(ys, rows)]
-        ax1.errorbar(x, ys, yerr=[lo, hi], color=color, marker=marker, capsize=4, label=name)
+        # Nudged sideways so the two interval bars do not hide each other.
+        ax1.errorbar([v + dx for v in x], ys, yerr=[lo, hi], color=color, marker=marker, capsize=4, label=name)
     ax1.axhline(0.5, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax1.set_xticks(x)
     ax1.set_xticklabels(labels)
@@ -82,7 +83,7 @@ def render_png(scores: Dict) -> bytes:
     ax1.set_ylim(-0.02, 1.02)
     ax1.set_ylabel("proportion")
     ax1.set_title("per exposure (95% bootstrap CI)")
-    ax1.legend(loc="lower right", fontsize=8)
+    ax1.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
     parts = scores["participants"]
     accs = [p["accuracy"] if p["accuracy"] is not None else float("nan") for p in parts]
     colors = ["0.6" if p["excluded"] else "tab:blue" for p in parts]
