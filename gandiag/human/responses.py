@@ -116,7 +116,8 @@ def _check_kit(kit_id, design, path, line):
                                 "pass the design.json of the kit these answers came from")
 
 
-def _page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line) -> Answer:
+def _page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line,
+                 design_staircase: Optional[Dict]) -> Answer:
     number = _number(row.get("trial"), "trial", path, line, integer=True, optional=False)
     if number not in trials:
         raise _fail(path, line, f"participant {participant} has no trial {number} in the design "
@@ -132,8 +133,11 @@ def _page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, lin
     if t["exposure_ms"] is not None and exposure != t["exposure_ms"]:
         raise _fail(path, line, f"trial {number} has exposure_ms {exposure} but the design shows it for "
                                 f"{t['exposure_ms']} ms")
-    if t["exposure_ms"] is None and exposure is None:
-        raise _fail(path, line, f"trial {number} is a staircase trial but no exposure_ms was recorded")
+    if t["exposure_ms"] is None:
+        ladder = (design_staircase or {}).get("ladder_ms") or []
+        if exposure is None or exposure not in ladder:
+            raise _fail(path, line, f"trial {number} is a staircase trial; its exposure_ms {exposure} is not on "
+                                    f"the design's ladder {ladder}")
     response = _response(row.get("response", ""), path, line)
     if response is None:
         raise _fail(path, line, f"trial {number} has no response")
@@ -206,7 +210,7 @@ def read_page_json(path, text: str, design: Dict) -> Session:
     for line, row in entries:
         if not isinstance(row, dict):
             raise _fail(path, line, "each trial must be a JSON object")
-        _add(session, _page_answer(row, trials, participant, path, line), path, seen)
+        _add(session, _page_answer(row, trials, participant, path, line, design.get("staircase")), path, seen)
     return session
 
 
@@ -243,7 +247,8 @@ def read_page_csv(path, header, rows, design: Dict) -> List[Session]:
         if pid not in sessions:
             sessions[pid] = Session(pid, "page", str(path), expected=len(trials))
             seen[pid], frames[pid] = {}, []
-        _add(sessions[pid], _page_answer(row, trials, pid, path, line), path, seen[pid])
+        _add(sessions[pid], _page_answer(row, trials, pid, path, line, design.get("staircase")),
+             path, seen[pid])
         f = _number(row.get("frame_ms"), "frame_ms", path, line)
         if f is not None:
             frames[pid].append(f)

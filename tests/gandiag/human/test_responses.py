@@ -110,3 +110,15 @@ def test_incomplete_session_is_accepted_and_flagged(small_kit, page_json_writer,
     path = page_json_writer(small_kit.design, "P03", _truth, tmp_path / "r.json", drop={11, 12})
     (s,) = read_responses([path], small_kit.design)
     assert len(s.answers) == 10 and not s.complete
+
+
+def test_staircase_exposure_must_be_on_the_ladder(tmp_path, fake_npz, kit_builder, page_json_writer):
+    kit = kit_builder(tmp_path / "st", fake_npz, trials=4, exposures_ms=(100, 300), staircase=True, practice=0,
+                      attention=0, participants=1)
+    path = page_json_writer(kit.design, "P01", lambda t: t["truth"], tmp_path / "r.json")
+    assert len(read_responses([path], kit.design)[0].answers) == 4
+    lines = _lines(path)
+    lines[15] = lines[15].replace('"exposure_ms": 100,', '"exposure_ms": 200,')
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(GandiagError, match=r"r\.json:16: trial 2 is a staircase trial; its exposure_ms 200.0 is not on"):
+        read_responses([path], kit.design)
