@@ -23,7 +23,8 @@ def as_matrix(x, name: str, *, min_rows: int = 1, dim: Optional[int] = None,
         name: argument name used in error messages.
         min_rows: smallest accepted N.
         dim: required D, or None for any.
-        dtype: result dtype (float64 for statistics).
+        dtype: result dtype (float64 for statistics); None keeps float32/float64 as given
+            (and turns integers/bools into float64), for large inputs upcast block-wise.
 
     Raises:
         GandiagError: not 2-D, wrong D, too few rows, non-numeric, NaN or Inf.
@@ -46,6 +47,8 @@ def as_matrix(x, name: str, *, min_rows: int = 1, dim: Optional[int] = None,
     if arr.shape[0] < min_rows:
         raise GandiagError(f"{name}: needs at least {min_rows} rows, got {arr.shape[0]} "
                            f"(shape {arr.shape}); use more samples")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float64
     arr = np.asarray(arr, dtype=dtype)
     if not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).any(axis=1).sum())

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ._checks import as_matrix, check_int, default_chunk_rows, sq_norms
+from .neighbours import smallest_k
 
 
 def _block_distances(x: np.ndarray, x_sq: np.ndarray, y: np.ndarray, y_sq: np.ndarray,
@@ -56,9 +57,10 @@ def kth_neighbour_radii(x: np.ndarray, k: int, chunk_size: int) -> np.ndarray:
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
         d = _block_distances(x[lo:hi], x_sq[lo:hi], x, x_sq)
-        d[np.arange(hi - lo), np.arange(lo, hi)] = 0.0  # self-distance exactly 0, as sklearn does
-        # k-th smallest counting the point itself (index k, 0-based) = k-th neighbour.
-        radii[lo:hi] = np.partition(d, k, axis=1)[:, k]
+        # prdc takes the (k+1)-th smallest distance with the point itself (distance 0) counted;
+        # excluding the point (inf) and taking the k-th smallest gives the same value.
+        d[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
+        radii[lo:hi] = smallest_k(d, k)[1][:, k - 1]
     return np.sqrt(radii)
 
 

@@ -8,7 +8,7 @@ from gandiag.metrics import nearest_neighbours
 
 
 @pytest.mark.parametrize("metric,sk_metric", [("l2", "euclidean"), ("cosine", "cosine")])
-@pytest.mark.parametrize("k", [1, 5])
+@pytest.mark.parametrize("k", [1, 5, 20])
 def test_matches_sklearn_brute(metric, sk_metric, k):
     rng = np.random.default_rng(k)
     ref = rng.uniform(size=(3000, 100))
@@ -48,3 +48,22 @@ def test_bad_inputs():
         nearest_neighbours(ref, np.zeros(3))
     with pytest.raises(GandiagError, match=r"chunk_size\): must be >= 1"):
         nearest_neighbours(ref, ref, chunk_size=0)
+
+
+def test_near_ties_fall_back_to_float64_and_stay_exact(monkeypatch):
+    import gandiag.metrics.neighbours as nb
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(size=(100, 20))
+    # Clusters of 12 reference rows 1e-7 apart: float32 cannot separate them, so the
+    # certificate (a gap between the k-th and (k+8)-th float32 score) fails.
+    ref = np.concatenate([base + 1e-7 * rng.normal(size=base.shape) for _ in range(12)])
+    qry = base[:50] + 0.01 * rng.normal(size=(50, 20))
+    dtypes = []
+    real = nb._blocked_topk
+    monkeypatch.setattr(nb, "_blocked_topk", lambda *a, **kw: (dtypes.append(a[4]), real(*a, **kw))[1])
+    idx, dist = nearest_neighbours(qry, ref, k=1)
+    assert np.float64 in dtypes  # the exact fallback ran
+    sk_dist, sk_idx = NearestNeighbors(n_neighbors=1, algorithm="brute").fit(ref).kneighbors(qry)
+    np.testing.assert_array_equal(idx, sk_idx)
+    np.testing.assert_allclose(dist, sk_dist, rtol=1e-9)
