@@ -7,7 +7,7 @@ participant) with two-way bootstrap confidence intervals.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 

@@ -209,10 +209,11 @@
     var trials = KIT.participants[S.participant];
     var nPractice = trials.filter(function (t) { return t.ph === 'practice'; }).length;
     var first = S.next;
+    var keys = ' Answer with F or \u2190 for real, J or \u2192 for fake.';
     var intro;
-    if (first > 0) intro = waitContinue('Welcome back', 'You are continuing at ' + progressText(trials, Math.min(first, trials.length - 1)) + '.');
-    else if (nPractice > 0) intro = waitContinue('Practice', 'First ' + nPractice + ' practice trials. After each one you will see whether you were right.');
-    else intro = waitContinue('Ready', 'The study begins now.');
+    if (first > 0) intro = waitContinue('Welcome back', 'You are continuing at ' + progressText(trials, Math.min(first, trials.length - 1)) + '.' + keys);
+    else if (nPractice > 0) intro = waitContinue('Practice', 'First ' + nPractice + ' practice trials. After each one you will see whether you were right.' + keys);
+    else intro = waitContinue('Ready', 'The study begins now.' + keys);
     function step(k) {
       if (k >= trials.length) return finish();
       var p = Promise.resolve();
