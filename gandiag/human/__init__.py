@@ -7,10 +7,16 @@
   (:mod:`~gandiag.human.sheets`).
 * :mod:`~gandiag.human.responses` - reads the page's JSON/CSV exports and transcribed paper CSVs.
 * :mod:`~gandiag.human.scoring` - accuracy, fool rate, HYPE scores, d'/criterion, bootstrap CIs.
-* :mod:`~gandiag.human.summary` - ``scores.json`` + HTML/PNG summary.
+* :mod:`~gandiag.human.analysis` - sessions -> the ``scores.json`` document.
+* :mod:`~gandiag.human.summary` - text, PNG and HTML views of the scores.
 
 See docs/human-study.md.
 """
+from .analysis import score_sessions
 from .design import StudyConfig, build_design
+from .kit import build_kit, read_design
+from .responses import read_responses
+from .scoring import dprime_criterion
 
-__all__ = ["StudyConfig", "build_design"]
+__all__ = ["StudyConfig", "build_design", "build_kit", "read_design", "read_responses", "score_sessions",
+           "dprime_criterion"]
