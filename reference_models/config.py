@@ -51,6 +51,7 @@ class TrainConfig:
     d_steps: int = 1               # k discriminator updates per generator update
     unroll_steps: int = 0          # Metz et al. 2017: G sees D after this many look-ahead updates
     unroll_lr: float = 0.0         # SGD step size of the look-ahead updates (0 = d_lr)
+    reuse_fake: bool = True        # G update reuses the last D step's fake batch (DCGAN recipe; faster)
     label_smoothing: float = 0.0   # one-sided: real target 1 - s (Salimans et al. 2016)
     # --- optimization ----------------------------------------------------------------
     optimizer: str = "adam"
@@ -226,10 +227,10 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
          "batch_size": 64, "steps": 1500, "batchnorm": False},
     ),
     "collapse": (
-        "reliably mode-collapses: saturating log(1-D(G(z))) loss, 5 D steps per G step, tiny MLP G, "
-        "1-D prior, no BatchNorm",
-        {"arch": "mlp", "z_dim": 1, "g_width": 64, "g_depth": 1, "d_width": 256, "loss": "minimax",
-         "d_steps": 5, "g_lr": 1e-3, "d_lr": 1e-3, "steps": 600, "batchnorm": False},
+        "reliably mode-collapses: small MLPs, G learning rate 10x D's, so G outruns D and hops between "
+        "a few digits instead of covering all ten",
+        {"arch": "mlp", "z_dim": 8, "g_width": 256, "d_width": 256, "g_lr": 2e-3, "d_lr": 2e-4,
+         "steps": 900, "sample_every": 300, "monitor_every": 300, "checkpoint_every": 300},
     ),
     "memorize": (
         "memorizes: 64 training digits, a DCGAN trained long (check with nearest-neighbour diagnostics)",

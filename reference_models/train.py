@@ -142,17 +142,22 @@ class Trainer:
     def _d(self, x, y):
         return self.D(x) if y is None else self.D(x, y)
 
-    def d_update(self):
+    def d_update(self, keep_graph: bool = False):
         """One discriminator update on a fresh real batch and a fresh fake batch.
 
+        Args:
+            keep_graph: generate the fake batch with autograd on, so the following G update
+                can reuse it (saves one generator forward pass).
+
         Returns:
-            ``(stats, (real, real_labels))``; the batch is reused by an unrolled G update.
+            ``(stats, (real, real_labels), (z, fake_labels, fake or None))``.
         """
         real, ry = self._real_batch()
         z, fy = self._noise(self.config.batch_size)
-        with torch.no_grad():
+        with torch.set_grad_enabled(keep_graph):
             fake = self._g(z, fy)
-        return self.discriminator_step(real, ry, fake, fy), (real, ry)
+        stats = self.discriminator_step(real, ry, fake.detach(), fy)
+        return stats, (real, ry), (z, fy, fake if keep_graph else None)
 
     def discriminator_step(self, real, real_y, fake, fake_y) -> Dict[str, float]:
         """Descend ``L_D`` once on the given real and (detached) fake batches."""
@@ -164,15 +169,14 @@ class Trainer:
         return {"d_loss": loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
                 "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
-    def g_update(self, real, ry) -> Dict[str, float]:
-        """One generator update on fresh noise (``real`` is used only by the unrolled look-ahead)."""
-        z, fy = self._noise(self.config.batch_size)
-        return self.generator_step(z, fy, real, ry)
+    def generator_step(self, z, fake_y, real=None, real_y=None, fake=None) -> Dict[str, float]:
+        """Descend ``L_G`` once for noise ``z`` (through an unrolled D when ``unroll_steps`` > 0).
 
-    def generator_step(self, z, fake_y, real=None, real_y=None) -> Dict[str, float]:
-        """Descend ``L_G`` once for noise ``z`` (through an unrolled D when ``unroll_steps`` > 0)."""
+        ``fake`` = ``G(z, fake_y)`` with its graph, when the caller already computed it.
+        """
         c = self.config
-        fake = self._g(z, fake_y)
+        if fake is None:
+            fake = self._g(z, fake_y)
         if c.unroll_steps:
             look_ahead = unrolled_discriminator(self.D, real, fake, c.unroll_steps, c.unroll_lr or c.d_lr,
                                                 c.label_smoothing, real_y, fake_y)
@@ -193,9 +197,16 @@ class Trainer:
         """``d_steps`` discriminator updates then one generator update; returns losses."""
         self._set_schedules()
         stats: Dict[str, float] = {}
-        for _ in range(self.config.d_steps):
-            stats, (real, ry) = self.d_update()
-        stats.update(self.g_update(real, ry))
+        c = self.config
+        # Reusing the last D step's fake batch for G is PyTorch's DCGAN recipe and pylearn2's
+        # (one sample S feeds both objectives); reuse_fake=false draws fresh noise instead
+        # (Algorithm 1 of Goodfellow et al.).
+        reuse = c.reuse_fake and not c.unroll_steps
+        for k in range(c.d_steps):
+            stats, (real, ry), (z, fy, fake) = self.d_update(keep_graph=reuse and k == c.d_steps - 1)
+        if not reuse:
+            z, fy = self._noise(c.batch_size)
+        stats.update(self.generator_step(z, fy, real, ry, fake))
         self.step += 1
         for key, value in stats.items():
             if not math.isfinite(value):
