@@ -42,3 +42,12 @@ def test_npz_roundtrip_and_hashes(tmp_path):
     (tmp_path / "b").write_bytes(b"abc")
     assert sha256_file(tmp_path / "b") == sha256_bytes(b"abc").lower()
     assert sha256_bytes(b"abc").startswith("ba7816bf")
+
+
+def test_atomic_files_get_the_umask_mode_not_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_json(tmp_path / "shared.json", {})
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o644
