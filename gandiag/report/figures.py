@@ -136,12 +136,11 @@ def sample_grid(images: np.ndarray, nrow: int = 8, *, title: Optional[str] = Non
     big = np.repeat(np.repeat(mosaic, scale, axis=0), scale, axis=1)
     head = 34 if title else 0
     height, width = big.shape[0] + head, big.shape[1]
+    # uint8 RGB is drawn as is: the same rounding as gandiag.images.to_uint8, no colormap quantization.
+    rgb = np.rint((np.repeat(big, 3, axis=2) if big.shape[2] == 1 else big) * 255.0).astype(np.uint8)
     with rc_context(_STYLE):
         fig = Figure(figsize=(width / 100, height / 100), dpi=100)
-        if big.shape[2] == 1:
-            fig.figimage(big[:, :, 0], xo=0, yo=0, cmap="gray", vmin=0.0, vmax=1.0, origin="upper")
-        else:
-            fig.figimage(big, xo=0, yo=0, origin="upper")
+        fig.figimage(rgb, xo=0, yo=0, origin="upper")
         if title:
             fig.text(0.5, 1 - 17 / height, title, ha="center", va="center", fontsize=13, fontweight="bold")
         return _png(fig)
