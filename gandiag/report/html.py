@@ -68,8 +68,9 @@ def _rows_fid(r: Mapping, name: str) -> List[Row]:
     spread = _ci(r.get("ci95"))
     if spread and r.get("ci_method"):
         spread += f'<br><span class="muted">{esc(r["ci_method"])}</span>'
-    counts = f'<br><span class="muted">{esc(fmt(r.get("num_fake")))} fake / {esc(fmt(r.get("num_real")))} real</span>'
-    return [(name, esc(fmt(r.get("value"))) + counts, spread, esc(r.get("extractor", "")))]
+    spread += (f'<br><span class="muted">{esc(fmt(r.get("num_fake")))} generated / {esc(fmt(r.get("num_real")))} '
+               "real: compare FIDs only at equal N</span>")
+    return [(name, esc(fmt(r.get("value"))), spread, esc(r.get("extractor", "")))]
 
 
 def _rows_mean_std(r: Mapping, name: str, what: str, count_key: str) -> List[Row]:
@@ -257,7 +258,10 @@ def _neighbour_grids(r: Mapping, arrays: Mapping) -> str:
     return grids
 
 
-def _flag_factor() -> float:
+def _flag_factor(r: Mapping) -> float:
+    """The copy_score flag factor: from the result when recorded, else copy_score's default."""
+    if r.get("flag_factor") is not None:
+        return float(r["flag_factor"])
     from ..diagnostics.memorization import copy_score
 
     return float(inspect.signature(copy_score).parameters["flag_factor"].default)
@@ -265,6 +269,7 @@ def _flag_factor() -> float:
 
 def _neighbours_section(r: Mapping, arrays: Mapping) -> str:
     q = float(r.get("expected_fraction") or 0.05)
+    factor = _flag_factor(r)
     cf = r.get("copy_fraction")
     verdict = ('<strong class="bad">Copying flagged.</strong>' if r.get("copying") else
                '<strong class="good">No data copying detected.</strong>')
@@ -274,7 +279,7 @@ def _neighbours_section(r: Mapping, arrays: Mapping) -> str:
         f"baseline. τ = {esc(fmt(r.get('threshold')))} is the {q:.0%} quantile of their distances, so about "
         f"{q:.0%} of novel images fall below it. Here <strong>{esc(fmt(cf, percent=True))}</strong> of "
         f"{esc(fmt(r.get('num_samples')))} generated samples do; copying is flagged above "
-        f"{_flag_factor() * q:.0%} ({_flag_factor():g}× the expected share). A model that copies its "
+        f"{factor * q:.0%} ({factor:g}× the expected share). A model that copies its "
         f"training set shows many samples below τ and near-duplicate first neighbours.</p>")
     stats = kv_table([
         ("copy fraction (below τ)", f"{fmt(cf, percent=True)} ({fmt(q, percent=True)} expected)"),
