@@ -50,7 +50,7 @@ def _digits_view(images: np.ndarray) -> np.ndarray:
 class Monitor:
     """Fixed-batch coverage + FID evaluator for one run (see module doc)."""
 
-    def __init__(self, config: TrainConfig, data: TrainData, device=None):
+    def __init__(self, config: TrainConfig, data: TrainData, device=None, extractor=None):
         try:
             from gandiag.features import get_extractor
             from gandiag.metrics.stats import FeatureStats
@@ -61,7 +61,8 @@ class Monitor:
             ) from None
         self.config = config
         self.range = output_range(config)
-        self.extractor = get_extractor(EXTRACTOR)
+        # The shipped classifier by default; an explicit extractor (e.g. other weights) for tests.
+        self.extractor = extractor if extractor is not None else get_extractor(EXTRACTOR)
         self.stacked = config.dataset == "stacked-mnist"
         real = self.extractor.extract(_digits_view(data.canonical), outputs=("features",))["features"]
         self.real_stats = FeatureStats.from_features(real)
@@ -99,3 +100,63 @@ class Monitor:
             result["label_accuracy"] = float(np.mean(digits == self.y.numpy()))
         result["monitor_s"] = time.perf_counter() - start
         return result
+
+
+def evaluate_run(run_dir, extractor=None):
+    """Monitor every ``step_*.pt`` checkpoint of a finished run (same fixed z as in training).
+
+    Returns:
+        list of ``{"step": ..., **monitor result}`` in step order.
+    """
+    from pathlib import Path
+
+    from .checkpoint import config_of, read_checked
+    from .data import load_train_data
+    from .nets import build_generator
+
+    paths = sorted(Path(run_dir, "checkpoints").glob("step_*.pt"))
+    if not paths:
+        raise GandiagError(f"{run_dir}: no checkpoints/step_*.pt to evaluate")
+    first = read_checked(paths[0])
+    config = config_of(first, paths[0])
+    if not config.monitor_samples or config.monitor_samples < 100:
+        config = config.replace(monitor_samples=1000)
+    monitor = Monitor(config, load_train_data(config), extractor=extractor)
+    results = []
+    for path in paths:
+        state = read_checked(path)
+        generator = build_generator(config)
+        generator.load_state_dict(state["generator"])
+        results.append({"step": int(state["step"]), **monitor.evaluate(generator)})
+    return results
+
+
+def main(argv=None) -> int:
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reference_models.monitor",
+        description="Mode coverage and MNIST-FID of every checkpoint of a reference-trainer run.",
+        epilog="example:\n  python -m reference_models.monitor runs/dcgan",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run folder with checkpoints/step_*.pt")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per checkpoint")
+    args = parser.parse_args(argv)
+    try:
+        results = evaluate_run(args.run)
+    except GandiagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for r in results:
+        if args.json:
+            print(json.dumps(r))
+        else:
+            print(f"step {r['step']:>7}  covered {r['covered']:>4}/{r['num_modes']}  "
+                  f"max_fraction {r['max_fraction']:.3f}  fid {r['fid']:.2f}  missing {r['missing']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

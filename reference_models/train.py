@@ -81,7 +81,7 @@ class Trainer:
         self.G = build_generator(config)
         self.D = build_discriminator(config)
         if config.arch == "gan2014":
-            init_output_bias_from_marginals(self.G, torch.from_numpy(self.data.canonical))
+            init_output_bias_from_marginals(self.G, torch.tensor(self.data.canonical))
         self.G.to(self.device).train()
         self.D.to(self.device).train()
         self.g_opt = self._optimizer(self.G, config.g_lr)
