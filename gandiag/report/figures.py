@@ -44,6 +44,8 @@ _STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 100,
 }
+# Above this many classes, per-class labels and cell annotations would be unreadable.
+MANY_CLASSES = 40
 GENERATED = "#1f6fb4"
 REFERENCE = "#a0a0a0"
 BAD = "#c62828"
@@ -100,6 +102,15 @@ def _tile(images: np.ndarray, nrow: int, pad: int, pad_value: float) -> np.ndarr
     return mosaic
 
 
+def _box_downsample(images: np.ndarray, factor: int) -> np.ndarray:
+    """Average non-overlapping ``factor x factor`` blocks (edges cropped): an area downscale, no ringing."""
+    n, c, h, w = images.shape
+    h2, w2 = max(1, h // factor), max(1, w // factor)
+    factor_h, factor_w = h // h2, w // w2
+    crop = images[:, :, :h2 * factor_h, :w2 * factor_w]
+    return crop.reshape(n, c, h2, factor_h, w2, factor_w).mean(axis=(3, 5), dtype=np.float64).astype(np.float32)
+
+
 def _show(ax, image_hwc: np.ndarray) -> None:
     """imshow of one ``(H, W, C)`` canonical image: gray colormap for C=1, no smoothing."""
     if image_hwc.shape[2] == 1:
@@ -130,6 +141,10 @@ def sample_grid(images: np.ndarray, nrow: int = 8, *, title: Optional[str] = Non
         raise GandiagError("sample_grid(images): no images to draw")
     if not isinstance(nrow, (int, np.integer)) or nrow < 1:
         raise GandiagError(f"sample_grid(nrow): must be a positive integer (images per row), got {nrow!r}")
+    cols = min(int(nrow), len(images))
+    shrink = int(math.ceil(cols * (images.shape[3] + 2) / max(target_width, 1)))
+    if shrink > 1:  # large images (e.g. 256x256): box-average down so the page stays small
+        images = _box_downsample(images, shrink)
     # Light-gray gutters separate white-on-black digits without merging them into one block.
     mosaic = _tile(images, int(nrow), pad=2, pad_value=0.75)
     scale = max(1, target_width // mosaic.shape[1])
@@ -189,8 +204,10 @@ def neighbour_grid(queries: np.ndarray, neighbours: np.ndarray, title: str = "Ne
             for c in range(k + 1):
                 x = (0.15 + c * cell + (gap if c else 0)) / width
                 ax = fig.add_axes((x, y, (cell - 0.06) / width, (cell - 0.06) / height))
-                img = queries[r] if c == 0 else neighbours[r, c - 1]
-                _show(ax, np.asarray(img, dtype=np.float32).transpose(1, 2, 0))
+                img = np.asarray(queries[r] if c == 0 else neighbours[r, c - 1], dtype=np.float32)
+                if img.shape[-1] > 96:  # keep the embedded PNG small; the cell is ~90 px anyway
+                    img = _box_downsample(img[None], int(math.ceil(img.shape[-1] / 96)))[0]
+                _show(ax, img.transpose(1, 2, 0))
                 close = (c > 0 and distances is not None and threshold is not None
                          and distances[r, c - 1] < threshold)
                 colour = GENERATED if c == 0 else (BAD if close else "#555555")
@@ -229,37 +246,47 @@ def class_histogram(modes: Mapping) -> bytes:
     reference = modes.get("reference_fractions")
     missing = set(int(c) for c in modes["missing"])
     x = np.arange(k)
+    many = k > MANY_CLASSES  # e.g. Stacked MNIST's 1000 modes: no per-class labels, missing as a red rug
     with rc_context(_STYLE):
-        fig = Figure(figsize=(max(7.6, 0.5 * k + 2), 3.9))
+        fig = Figure(figsize=(min(12.0, max(7.6, 0.5 * k + 2)), 3.9))
         ax = fig.add_axes((0.1, 0.15, 0.87, 0.72))
-        width = 0.4 if reference is not None else 0.7
-        offset = width / 2 if reference is not None else 0.0
+        width = 0.4 if reference is not None and not many else (1.0 if many else 0.7)
+        offset = width / 2 if reference is not None and not many else 0.0
         colours = [BAD if c in missing else GENERATED for c in range(k)]
         ax.bar(x - offset, fractions, width, color=colours, label="generated", zorder=3)
-        if reference is not None:
+        if reference is not None and many:
+            ax.step(x, _finite(reference), where="mid", color=REFERENCE, linewidth=1.2, label="reference data",
+                    zorder=4)
+        elif reference is not None:
             ax.bar(x + offset, _finite(reference), width, color=REFERENCE, label="reference data", zorder=3)
         if modes.get("threshold") and modes.get("num_samples"):
             share = float(modes["threshold"]) / float(modes["num_samples"])
             ax.axhline(share, color=BAD, linestyle="--", linewidth=1.2, zorder=4,
-                       label=f"coverage threshold ({share:.1%})")
+                       label=f"coverage threshold ({share * 100:.2g}%)")
         top = max(np.nanmax(fractions), np.nanmax(_finite(reference)) if reference is not None else 0.0, 0.05)
         ax.set_ylim(0, top * 1.22)
-        for c in sorted(missing):
-            ax.text(c - offset, top * 0.05, "missing", rotation=90, ha="center", va="bottom", color=BAD,
-                    fontsize=10, fontweight="bold", zorder=5)
-        ax.set_xticks(x)
-        ax.set_xticklabels([str(c) for c in x])
-        for c, tick in enumerate(ax.get_xticklabels()):
-            if c in missing:
-                tick.set_color(BAD)
-                tick.set_fontweight("bold")
+        if many:
+            if missing:
+                ax.plot(sorted(missing), np.full(len(missing), top * 0.02), "|", color=BAD, markersize=12,
+                        zorder=5, label=f"missing ({len(missing)})")
+            ax.set_xlim(-1, k)
+        else:
+            for c in sorted(missing):
+                ax.text(c - offset, top * 0.05, "missing", rotation=90, ha="center", va="bottom", color=BAD,
+                        fontsize=10, fontweight="bold", zorder=5)
+            ax.set_xticks(x)
+            ax.set_xticklabels([str(c) for c in x])
+            for c, tick in enumerate(ax.get_xticklabels()):
+                if c in missing:
+                    tick.set_color(BAD)
+                    tick.set_fontweight("bold")
         ax.yaxis.set_major_formatter(_percent)
         ax.set_xlabel("class (classifier's label)")
         ax.set_ylabel("share of samples")
         covered = modes.get("covered", k - len(missing))
         ax.set_title(f"Class histogram: {covered}/{k} classes covered")
         ax.grid(axis="x", visible=False)
-        ax.legend(loc="upper right", ncol=3, frameon=False)
+        ax.legend(loc="upper right", ncol=4, frameon=False)
         return _png(fig)
 
 
@@ -432,17 +459,22 @@ def class_share_over_steps(checkpoints: Sequence[Mapping], *, vanished: Sequence
     gone = {int(v["class"]): v for v in vanished}
     with rc_context(_STYLE):
         # Constrained layout sizes the margins to fit the "vanished" notes right of the map.
-        fig = Figure(figsize=(min(13.0, max(7.6, 0.55 * t + 3.8)), max(3.8, 0.36 * k + 1.8)), layout="constrained")
+        many = k > MANY_CLASSES
+        label_gone = bool(gone) and len(gone) <= 12 and not many  # else: red boxes and a count in the title
+        fig = Figure(figsize=(min(13.0, max(7.6, 0.55 * t + 3.8)), min(6.0, max(3.8, 0.36 * k + 1.8))),
+                     layout="constrained")
         ax = fig.add_subplot()
-        vmax = max(0.2, float(np.nanmax(shares)))
+        vmax = max(2.0 / k, float(np.nanmax(shares)))  # 20 % for 10 classes: a fair share sits mid-scale
         im = ax.imshow(shares, aspect="auto", cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
         ax.grid(False)
         for side in ax.spines.values():
             side.set_visible(True)
         missing_at = [set(int(m) for m in c.get("missing", ())) for c in checkpoints]
-        for ci, cells in enumerate(missing_at):
-            for cls in cells:
-                ax.text(ci, cls, "×", ha="center", va="center", color=BAD, fontsize=14, fontweight="bold")
+        if not many:
+            for ci, cells in enumerate(missing_at):
+                for cls in cells:
+                    ax.text(ci, cls, "×", ha="center", va="center", color=BAD, fontsize=14 if t <= 20 else 8,
+                            fontweight="bold")
         if t <= 14 and k <= 12:  # numbers fit in the cells
             for cls in range(k):
                 for ci in range(t):
@@ -451,25 +483,34 @@ def class_share_over_steps(checkpoints: Sequence[Mapping], *, vanished: Sequence
                                 color="white" if shares[cls, ci] > 0.6 * vmax else "#222222")
         if reference_fractions is not None:
             ax.axvline(t - 1.5, color="black", linewidth=2)
-        ax.set_xticks(range(t))
-        ax.set_xticklabels(columns, rotation=45 if t > 8 else 0, ha="right" if t > 8 else "center")
-        ax.set_yticks(range(k))
-        ax.set_yticklabels([str(c) for c in range(k)])
-        for cls, tick in enumerate(ax.get_yticklabels()):
-            if cls in gone:
-                tick.set_color(BAD)
-                tick.set_fontweight("bold")
+        every = int(math.ceil(t / 20))  # at most ~20 step labels
+        ticks = sorted(set(range(0, t, every)) | ({t - 1} if reference_fractions is not None else set()))
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([columns[i] for i in ticks], rotation=45 if len(ticks) > 8 else 0,
+                           ha="right" if len(ticks) > 8 else "center")
+        if not many:
+            ax.set_yticks(range(k))
+            ax.set_yticklabels([str(c) for c in range(k)])
+            for cls, tick in enumerate(ax.get_yticklabels()):
+                if cls in gone:
+                    tick.set_color(BAD)
+                    tick.set_fontweight("bold")
         for cls, v in gone.items():
             col = next((i for i, c in enumerate(checkpoints) if c.get("step") == v.get("vanished_at_step")), None)
             if col is not None:
                 ax.add_patch(_cell_box(col, cls))
+            if not label_gone:
+                continue
             ax.annotate(f"class {cls} vanished\nat step {v.get('vanished_at_step')}", xy=(1.0, cls),
                         xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points",
                         va="center", ha="left", color=BAD, fontsize=9, annotation_clip=False)
         ax.set_xlabel("training step" + (" (last column: real data)" if reference_fractions is not None else ""))
         ax.set_ylabel("class")
-        ax.set_title("Share of samples per class (× = not covered)")
-        bar = fig.colorbar(im, ax=ax, pad=0.12 if gone else 0.02, fraction=0.025, aspect=30)
+        title = "Share of samples per class" + ("" if many else " (× = not covered)")
+        if gone and not label_gone:
+            title += f"; {len(gone)} classes vanished (red boxes)"
+        ax.set_title(title)
+        bar = fig.colorbar(im, ax=ax, pad=0.12 if label_gone else 0.02, fraction=0.025, aspect=30)
         bar.ax.yaxis.set_major_formatter(_percent)
         bar.set_label("share of samples")
         return _png(fig)

@@ -59,6 +59,12 @@ def _short(name: str) -> str:
     return name.upper() if len(name) <= 9 else name
 
 
+def _classes(classes: Sequence, limit: int = 20) -> str:
+    """``3, 7`` or, for long lists (1000-mode data), ``0, 1, ... (+592 more)``."""
+    shown = ", ".join(str(c) for c in list(classes)[:limit])
+    return shown + (f" … (+{len(classes) - limit} more)" if len(classes) > limit else "")
+
+
 def _ci(ci) -> str:
     return f"[{fmt(ci[0])}, {fmt(ci[1])}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
 
@@ -94,7 +100,7 @@ def _rows_modes(r: Mapping, name: str) -> List[Row]:
     missing = r.get("missing") or []
     value = f"{esc(r.get('covered'))} / {esc(r.get('num_classes'))}"
     if missing:
-        value += f'<br><span class="bad">missing: {esc(", ".join(map(str, missing)))}</span>'
+        value += f'<br><span class="bad">missing: {esc(_classes(missing))}</span>'
     spread = f"KL to data {esc(fmt(r.get('kl_to_reference')))} nats"
     return [(name, value, spread, esc(r.get("classifier", "")))]
 
@@ -159,7 +165,7 @@ def _evaluation_highlights(m: Mapping) -> List[Tuple[str, str]]:
     if isinstance(modes, Mapping):
         noun, k, missing = _noun(modes), modes.get("num_classes"), list(modes.get("missing") or [])
         if missing:
-            out.append(("bad", f"{_plural(len(missing), noun)} missing: {', '.join(map(str, missing))}"))
+            out.append(("bad", f"{_plural(len(missing), noun)} missing: {_classes(missing)}"))
         else:
             out.append(("good", f"all {k} {_nouns(noun)} covered"))
         fr = modes.get("fractions") or []
@@ -211,14 +217,14 @@ def _modes_section(r: Mapping) -> str:
     missing = list(r.get("missing") or [])
     share = (float(r["threshold"]) / float(r["num_samples"])) if r.get("threshold") and r.get("num_samples") else None
     lead = (f'<p class="note bad"><strong>{esc(_plural(len(missing), noun))} missing: '
-            f'{esc(", ".join(map(str, missing)))}.</strong> A generator that covers the data should produce every '
+            f'{esc(_classes(missing))}.</strong> A generator that covers the data should produce every '
             f"class about as often as the real data has it (grey bars).</p>" if missing else
             f'<p class="note">Every {esc(noun)} appears among the generated samples.</p>')
     caption = (f"Each sample is labelled by the classifier {r.get('classifier', '')}; a {noun} counts as covered "
                f"when it holds at least {fmt(r.get('threshold'))} of {fmt(r.get('num_samples'))} samples"
                + (f" ({share:.1%})" if share else "") + ". Red bars: missing.")
     details = [("covered", f"{r.get('covered')} / {r.get('num_classes')}"),
-               ("missing", ", ".join(map(str, missing)) or "none"),
+               ("missing", _classes(missing, limit=200) or "none"),
                ("KL(generated ‖ data class histogram)", f"{fmt(r.get('kl_to_reference'))} nats"),
                ("KL to uniform", f"{fmt(r.get('kl_to_uniform'))} nats"),
                ("normalized entropy", fmt(r.get("normalized_entropy"))),
@@ -441,7 +447,7 @@ def _checkpoint_table(checkpoints: Sequence[Mapping]) -> str:
         rows.append((
             esc(c.get("label", "")), esc(fmt(c.get("step"))),
             f"{esc(c.get('covered'))} / {esc(c.get('num_classes'))}",
-            f'<span class="bad">{esc(", ".join(map(str, missing)))}</span>' if missing else "–",
+            f'<span class="bad">{esc(_classes(missing))}</span>' if missing else "–",
             esc(fmt(c.get("kl_to_reference"))), esc(fmt(c.get("fid"))),
             esc(fmt(c.get("copy_fraction"), percent=True)),
             '<span class="bad">yes</span>' if copying else ("no" if copying is not None else "n/a"),
@@ -483,7 +489,7 @@ def diagnosis_html(diagnosis: Mapping, arrays: Optional[Mapping] = None, *, titl
                         esc(fmt(v.get("peak_fraction"), percent=True))) for v in vanished], numeric=(1, 3))
     if verdict.get("never_covered"):
         body += (f'<p class="note bad">Never covered at any checkpoint: '
-                 f'{esc(", ".join(map(str, verdict["never_covered"])))}</p>')
+                 f'{esc(_classes(verdict["never_covered"]))}</p>')
     sections.append(("classes", section("classes", "Class shares over training", body)))
 
     try:

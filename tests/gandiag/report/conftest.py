@@ -13,34 +13,42 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 EVIL = "<script>alert('x')</script> & \"quoted\""
 
 
+ALL_METRICS = ("mnist-fid", "mnist-is", "modes", "kid", "prdc", "fid-inf", "parzen", "neighbours")
+
+
 @pytest.fixture(scope="session")
 def small_evaluation(tmp_path_factory):
-    """A real ``evaluate`` run (parzen + neighbours) on small data, with a copying generator.
+    """A real ``evaluate`` run of every offline metric on small data, from a collapsed, copying "generator".
 
-    Reference: 1500 embedded training digits; held-out: 300 test digits; "generated":
-    80 noisy test digits plus 40 exact copies of reference images (so copying is flagged).
-    The source description carries HTML metacharacters to test escaping.
+    Reference: 1000 embedded training digits; held-out: 300 test digits; "generated":
+    80 noisy test digits plus 40 exact copies of reference images, all without digits
+    3 and 7 (so modes finds 3 and 7 missing and the copy test flags copying). The
+    source description carries HTML metacharacters to test escaping.
     """
     from gandiag.data import ImageSet, load_mnist_subset
     from gandiag.evaluation import EvaluateOptions, evaluate
 
     folder = tmp_path_factory.mktemp("data")
     train, test = load_mnist_subset("train"), load_mnist_subset("test")
-    np.savez(folder / "ref.npz", images=train.images[:1500], labels=train.labels[:1500])
+    np.savez(folder / "ref.npz", images=train.images[:1000], labels=train.labels[:1000])
     np.savez(folder / "heldout.npz", images=test.images[:300], labels=test.labels[:300])
     rng = np.random.default_rng(0)
-    noisy = np.clip(test.images[300:380] + 0.15 * rng.standard_normal((80, 1, 28, 28)), 0, 1)
-    copies = train.images[rng.choice(1500, 40, replace=False)]
+    pool = 300 + np.flatnonzero(~np.isin(test.labels[300:], [3, 7]))[:80]
+    noisy = np.clip(test.images[pool] + 0.15 * rng.standard_normal((80, 1, 28, 28)), 0, 1)
+    copies = train.images[rng.choice(np.flatnonzero(~np.isin(train.labels[:1000], [3, 7])), 40, replace=False)]
     fake = ImageSet(np.concatenate([noisy, copies]).astype(np.float32), None, EVIL)
-    options = EvaluateOptions(metrics=("parzen", "neighbours"), ref=str(folder / "ref.npz"),
-                              heldout=str(folder / "heldout.npz"), neighbour_queries=4, neighbours_k=3)
+    options = EvaluateOptions(metrics=ALL_METRICS, ref=str(folder / "ref.npz"), heldout=str(folder / "heldout.npz"),
+                              neighbour_queries=4, neighbours_k=3, bootstrap=5, kid_subsets=20,
+                              cache_dir=str(folder / "cache"))
     return evaluate(fake, options)
 
 
 def synthetic_metrics():
-    """Metric dicts in evaluate()'s format for the keys the small run cannot compute offline."""
+    """Metric dicts in evaluate()'s format (figure tests; and Inception FID/IS, which need downloaded weights)."""
     fractions = [0.13, 0.12, 0.14, 0.0, 0.12, 0.11, 0.13, 0.005, 0.12, 0.125]
     return {
+        "fid": {"value": 31.4, "extractor": "inception-v3-fid", "num_fake": 120, "num_real": 1000},
+        "inception_score": {"mean": 2.31, "std": 0.05, "splits": 10, "extractor": "inception-v3-fid"},
         "mnist_fid": {"value": 7.81, "extractor": "mnist-classifier", "num_fake": 120, "num_real": 1500,
                       "ci95": [7.2, 8.6], "ci_method": "bootstrap over generated samples (50 resamples)"},
         "mnist_inception_score": {"mean": 8.12, "std": 0.21, "splits": 10, "extractor": "mnist-classifier"},
@@ -70,14 +78,11 @@ def checkpoints():
 
 
 @pytest.fixture()
-def full_evaluation(small_evaluation):
-    """The real run plus synthetic entries for every other metric key (a fresh copy per test)."""
+def evaluation(small_evaluation):
+    """A fresh deep copy of the real run (tests may edit it)."""
     from gandiag.evaluation import Evaluation
 
-    metrics = {**synthetic_metrics(), **copy.deepcopy(small_evaluation.metrics)}
-    metrics["provenance"]["extractors"] = {"mnist-classifier": {"name": "mnist-classifier",
-                                                                "weights_sha256": "0123abcd" * 8}}
-    return Evaluation(metrics, dict(small_evaluation.arrays))
+    return Evaluation(copy.deepcopy(small_evaluation.metrics), dict(small_evaluation.arrays))
 
 
 def _checkpoints():

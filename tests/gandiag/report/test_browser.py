@@ -30,10 +30,10 @@ def _assert_no_network(requests, page_url):
     assert fetched == [page_url], fetched
 
 
-def test_evaluation_report_in_chromium(browser, full_evaluation, tmp_path):
-    path = render_evaluation_report(full_evaluation, tmp_path / "report.html")
+def test_evaluation_report_in_chromium(browser, small_evaluation, tmp_path):
+    path = render_evaluation_report(small_evaluation, tmp_path / "report.html")
     widths, requests, errors, height = _open_from_disk(browser, path)
-    assert len(widths) == 5
+    assert len(widths) == 6
     assert all(w > 0 for w in widths), widths
     _assert_no_network(requests, path.resolve().as_uri())
     assert errors == []  # e.g. a CSP violation would be reported here

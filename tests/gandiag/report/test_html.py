@@ -14,6 +14,7 @@ from gandiag.errors import GandiagError
 from gandiag.evaluation import Evaluation
 from gandiag.metrics import METRICS
 from gandiag.report import render_diagnosis_report, render_evaluation_report
+from gandiag.report.page import fmt
 
 EVIL = "<script>alert('x')</script> & \"quoted\""
 ATTR = re.compile(r"""\b(src|href|action|poster|srcset|data)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.I)
@@ -47,70 +48,84 @@ def decode_images(text):
 
 
 def test_evaluation_report_real_run(small_evaluation, tmp_path):
+    """Every offline metric, computed for real on a collapsed, copying sample set."""
+    m = small_evaluation.metrics
     path = render_evaluation_report(small_evaluation, tmp_path / "nested" / "report.html")
     assert path == tmp_path / "nested" / "report.html"
     assert [p.name for p in path.parent.iterdir()] == ["report.html"]  # atomic write left no temp file
     text = path.read_text(encoding="utf-8")
     assert_offline(text)
-    # only the metrics that were computed get sections
-    assert _section_ids(text) == ["samples", "metrics", "neighbours", "parzen", "provenance"]
-    assert len(decode_images(text)) == 3  # samples, pixel-space neighbours, parzen curve
-    # the copying generator (a third of its samples are training images) is flagged, in red
-    nn = small_evaluation.metrics["neighbours"]
-    assert nn["copying"] is True
-    assert re.search(r'<li class="bad">copying flagged: ', text)
-    assert "feature_neighbours_unavailable" in nn or "nn_feature" in small_evaluation.arrays
-    # metric titles and directions come from the registry
-    for name in ("parzen", "neighbours"):
-        assert html.escape(METRICS.get(name).title) in text
-    assert "↑ higher" in text  # parzen: higher is better
-    # escaping: the source description is shown, never interpreted
-    assert EVIL not in text
-    assert html.escape(EVIL) in text
-    # provenance: versions, seed, counts, timings
-    prov = small_evaluation.metrics["provenance"]
-    for needle in (prov["torch_version"], prov["numpy_version"], prov["reference"]["content_sha256"],
-                   "time per metric (s)", "120 × 1×28×28"):
-        assert needle in text, needle
-
-
-def test_evaluation_report_all_sections(full_evaluation, tmp_path):
-    text = render_evaluation_report(full_evaluation, tmp_path / "r.html", title="run <7>").read_text()
-    assert_offline(text)
-    assert "<title>run &lt;7&gt;</title>" in text
     assert _section_ids(text) == ["samples", "metrics", "modes", "neighbours", "parzen", "fid-inf", "provenance"]
-    # histogram + fid curve added to samples, pixel neighbours, parzen
-    assert len(decode_images(text)) == 5
+    # samples, class histogram, pixel + feature neighbours, parzen curve, FID-vs-N
+    assert "nn_feature" in small_evaluation.arrays
+    assert len(decode_images(text)) == 6
+    # the generator lacks 3 and 7 and a third of its samples are training images: both in red
+    assert m["modes"]["missing"] == [3, 7] and m["neighbours"]["copying"] is True
     assert '<li class="bad">2 digits missing: 3, 7</li>' in text
+    assert re.search(r'<li class="bad">copying flagged: ', text)
+    # titles and directions come from the metric registry
     for name in ("mnist-fid", "mnist-is", "kid", "precision", "recall", "density", "coverage", "fid-inf",
                  "modes", "parzen", "neighbours"):
         assert f"<code>{name}</code>" in text, name
         assert html.escape(METRICS.get(name).title) in text, name
-    assert "[7.2, 8.6]" in text  # FID bootstrap CI
-    assert "0123abcd" * 8 in text  # extractor weights sha256 in the provenance table
-    # the table lists PRDC in the result's order
-    order = [text.index(f"<code>{n}</code>") for n in ("precision", "recall", "density", "coverage")]
-    assert order == sorted(order)
-    # direction of the FID row: lower is better
     fid_row = text[text.index("<code>mnist-fid</code>"):text.index("<code>mnist-is</code>")]
     assert "↓ lower" in fid_row
+    lo, hi = m["mnist_fid"]["ci95"]
+    assert f"[{fmt(lo)}, {fmt(hi)}]" in fid_row  # bootstrap CI
+    assert "↑ higher" in text[text.index("<code>parzen</code>"):]
+    # PRDC rows in the result's order
+    order = [text.index(f"<code>{n}</code>") for n in ("precision", "recall", "density", "coverage")]
+    assert order == sorted(order)
+    # escaping: the source description is shown, never interpreted
+    assert EVIL not in text
+    assert html.escape(EVIL) in text
+    # provenance: versions, seed, counts, extractor weights hash, timings
+    prov = m["provenance"]
+    for needle in (prov["torch_version"], prov["numpy_version"], prov["reference"]["content_sha256"],
+                   prov["extractors"]["mnist-classifier"]["weights_sha256"], "time per metric (s)",
+                   "120 × 1×28×28"):
+        assert needle in text, needle
 
 
-def test_evaluation_highlights_healthy_are_green(full_evaluation):
+def test_evaluation_report_only_present_sections(evaluation, tmp_path):
+    for key in ("modes", "fid_inf", "mnist_fid", "kid"):
+        del evaluation.metrics[key]
+    del evaluation.arrays["samples"]
+    text = render_evaluation_report(evaluation, tmp_path / "r.html", title="run <7>").read_text()
+    assert_offline(text)
+    assert "<title>run &lt;7&gt;</title>" in text
+    assert _section_ids(text) == ["metrics", "neighbours", "parzen", "provenance"]
+    assert "<code>mnist-fid</code>" not in text and "<code>kid</code>" not in text
+    assert "digits missing" not in text
+
+
+def test_inception_rows(evaluation, synthetic):
+    """fid / inception_score (InceptionV3, weights not downloadable here) render from their dicts."""
     from gandiag.report import evaluation_html
 
-    m = full_evaluation.metrics
-    m["modes"].update(missing=[], covered=10)
+    evaluation.metrics.update(fid=synthetic["fid"], inception_score=synthetic["inception_score"])
+    text = evaluation_html(evaluation)
+    for name in ("fid", "is"):
+        assert f"<code>{name}</code>" in text
+        assert html.escape(METRICS.get(name).title) in text
+    assert "FID 31.4" in text and "IS 2.31 ± 0.05" in text  # header chips
+
+
+def test_evaluation_highlights_healthy_are_green(evaluation):
+    from gandiag.report import evaluation_html
+
+    m = evaluation.metrics
+    m["modes"].update(missing=[], covered=10, fractions=[0.1] * 10)
     m["neighbours"].update(copying=False, copy_fraction=0.05)
-    text = evaluation_html(full_evaluation)
+    text = evaluation_html(evaluation)
     assert '<li class="good">all 10 digits covered</li>' in text
     assert re.search(r'<li class="good">no data copying detected \(5\.0% of samples', text)
     assert '<li class="bad">' not in text
 
 
-def test_evaluation_report_from_metrics_json(full_evaluation, tmp_path):
+def test_evaluation_report_from_metrics_json(evaluation, tmp_path):
     """A loaded metrics.json (no arrays) renders, with a note where neighbour images would be."""
-    loaded = json.loads(json.dumps(full_evaluation.metrics))
+    loaded = json.loads(json.dumps(evaluation.metrics))
     loaded["my_new_metric"] = {"value": 3, "note": EVIL}
     text = render_evaluation_report(loaded, tmp_path / "r.html").read_text()
     assert_offline(text)
