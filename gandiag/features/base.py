@@ -234,6 +234,10 @@ class Extractor:
             host = batch if batch.flags.writeable and batch.flags.c_contiguous else np.array(batch)
             x = torch.from_numpy(host).to(self.device, non_blocking=True)
             result = self.forward_tensor(x)
+            missing = [k for k in outputs if k not in result]
+            if missing:
+                raise GandiagError(f"{self.name}: the network returned no {missing[0]!r}; return "
+                                   "(features, logits) or a dict with those keys")
             arrays = {k: result[k].cpu().numpy() for k in outputs}
         if self.feature_dim is None and "features" in arrays:
             self.feature_dim = int(arrays["features"].shape[1])

@@ -1,4 +1,4 @@
-"""User-supplied extractors: an ``nn.Module``, a TorchScript file or ``module:callable``.
+"""User-supplied extractors: an ``nn.Module``, a TorchScript / ``torch.export`` file or ``module:callable``.
 
 The network receives the canonical batch as a float32 tensor ``(N, C, H, W)`` in
 ``[0, 1]`` on the extractor's device, unchanged (no resizing: the network owns its
@@ -27,7 +27,7 @@ from ..errors import GandiagError
 from .base import Extractor
 
 _MODULE_CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
-TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".torchscript", ".jit")
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".pt2", ".ts", ".torchscript", ".jit")
 
 
 def state_dict_sha256(module: nn.Module) -> str:
@@ -89,7 +89,13 @@ class ModuleExtractor(Extractor):
         self.min_size = int(min_size)
         self.channels = tuple(channels)
         if isinstance(module, nn.Module):
-            module = module.eval().requires_grad_(False).to(self.device)
+            try:
+                module = module.eval()
+            except NotImplementedError:  # torch.export modules are frozen in the mode they were exported in
+                pass
+            module = module.to(self.device)
+            for param in module.parameters():  # ScriptModules refuse requires_grad_()
+                param.requires_grad_(False)
             if weights_sha256 is None:
                 weights_sha256 = state_dict_sha256(module)
         self.weights_path, self.weights_sha256 = weights_path, weights_sha256
@@ -104,6 +110,16 @@ class ModuleExtractor(Extractor):
             raise GandiagError(f"{self.name}: expects {self.channels} channels, got {shape[1]} in shape {tuple(shape)}")
         if min(shape[2], shape[3]) < self.min_size:
             raise GandiagError(f"{self.name}: images are {shape[2]}x{shape[3]}, smaller than {self.min_size} pixels")
+
+    def check_outputs(self, outputs):
+        if self.num_classes is None and "logits" in (outputs if not isinstance(outputs, str) else (outputs,)):
+            # Unknown until the network has run once; a network without logits fails in extract_batch.
+            self.num_classes = -1
+            try:
+                return super().check_outputs(outputs)
+            finally:
+                self.num_classes = None
+        return super().check_outputs(outputs)
 
     def forward_tensor(self, x):
         out = super().forward_tensor(x)
@@ -121,20 +137,32 @@ def looks_like_torchscript(spec: str) -> bool:
 
 
 def from_torchscript(path, *, device: str = "cpu", **opts) -> ModuleExtractor:
-    """Load a TorchScript file (``torch.jit.save``) as an extractor; the file's sha256 is recorded."""
+    """Load a TorchScript file (``torch.jit.save``) or a ``torch.export`` ``.pt2`` program as an extractor.
+
+    The file's sha256 is recorded as the weights hash.
+    """
+    import warnings
+
     from ..fileio import sha256_file
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise GandiagError(f"extractor file {path} does not exist; pass a registered name or a TorchScript file")
     try:
-        module = torch.jit.load(str(path), map_location=device)
+        if path.suffix.lower() == ".pt2":
+            module = torch.export.load(str(path)).module().to(device)
+        else:
+            with warnings.catch_warnings():  # torch 2.14 marks jit.load deprecated; it is still the reader
+                warnings.simplefilter("ignore", FutureWarning)
+                module = torch.jit.load(str(path), map_location=device)
     except Exception as exc:
         raise GandiagError(
-            f"cannot load {path} as TorchScript ({type(exc).__name__}); save the network with "
-            "torch.jit.save(torch.jit.script(net), path), or use 'package.module:callable'"
+            f"cannot load {path} as TorchScript or torch.export program ({type(exc).__name__}); save the network "
+            "with torch.jit.save(torch.jit.script(net), path) or torch.export.save(program, 'net.pt2'), "
+            "or use 'package.module:callable'"
         ) from None
-    return ModuleExtractor(module, name=f"torchscript:{path.name}", device=device, weights_path=str(path),
+    kind = "export" if path.suffix.lower() == ".pt2" else "torchscript"
+    return ModuleExtractor(module, name=f"{kind}:{path.name}", device=device, weights_path=str(path),
                            weights_sha256=sha256_file(path), **opts)
 
 

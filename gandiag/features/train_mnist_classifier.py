@@ -133,7 +133,7 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
         record = {"epoch": epoch + 1, "loss": total_loss / len(train_x), "seconds": time.time() - start}
         if eval_x is not None:
             record["eval_accuracy"] = accuracy(model, eval_x, eval_y)
