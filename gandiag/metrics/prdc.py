@@ -70,8 +70,9 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     Args:
         real: real features (N, D); fake: generated features (M, D).
         k: nearest-neighbour k of the radii (Naeem et al. use 5).
-        chunk_size: rows per distance block; default keeps each block near 256 MiB.
-            Peak memory ~ 2 * chunk_size * max(N, M) * 8 bytes plus the inputs.
+        chunk_size: rows per distance block; default keeps each float64 block near 64 MiB.
+            Peak extra memory ~ 3 * chunk_size * max(N, M) * 8 bytes (block, its sqrt and
+            boolean masks) plus O(N + M) vectors -- independent of N * M.
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats; density can exceed 1.
@@ -82,7 +83,9 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     k = check_int(k, "prdc(k)", minimum=1, maximum=min(n, m) - 1,
                   hint=f" (k must be smaller than both sample counts: real {n}, fake {m})")
     if chunk_size is None:
-        chunk_size = default_chunk_rows(max(n, m))
+        # ~64 MiB blocks: small enough that the element-wise passes run from cache
+        # (measured 2x faster than 256 MiB blocks at 10k x 10k), large enough for BLAS.
+        chunk_size = max(64, default_chunk_rows(max(n, m), budget_bytes=64 << 20))
     chunk_size = check_int(chunk_size, "prdc(chunk_size)", minimum=1)
 
     r_real = kth_neighbour_radii(x, k, chunk_size)

@@ -1,0 +1,51 @@
+"""Shared benchmark helpers: record gandiag/peer timings and print speed-ups at the end.
+
+Tests call ``speedups.record(group, side, seconds)`` with side "gandiag" or "peer";
+the terminal summary prints ``peer / gandiag`` per group (median of the rounds).
+"""
+import statistics
+from collections import defaultdict
+
+import pytest
+
+_TIMINGS = defaultdict(lambda: defaultdict(list))
+_NOTES = {}
+
+
+class _Speedups:
+    def record(self, group, side, seconds, note=None):
+        _TIMINGS[group][side].append(float(seconds))
+        if note:
+            _NOTES[group] = note
+
+    def record_benchmark(self, group, side, benchmark, scale=1.0, note=None):
+        """Record the median of a finished pytest-benchmark run (times ``scale``)."""
+        stats = getattr(benchmark, "stats", None)
+        if stats is not None and getattr(stats, "stats", None) is not None:
+            self.record(group, side, stats.stats.median * scale, note)
+
+
+@pytest.fixture(scope="session")
+def speedups():
+    return _Speedups()
+
+
+def pytest_terminal_summary(terminalreporter):
+    groups = [g for g, sides in _TIMINGS.items() if "gandiag" in sides or "peer" in sides]
+    if not groups:
+        return
+    terminalreporter.section("gandiag vs peer (median seconds; speed-up = peer / gandiag)")
+    for group in groups:
+        sides = _TIMINGS[group]
+        ours = statistics.median(sides["gandiag"]) if sides["gandiag"] else None
+        peer = statistics.median(sides["peer"]) if sides["peer"] else None
+        ratio = f"{peer / ours:.2f}x" if ours and peer else "n/a"
+        line = f"{group}: gandiag {ours if ours is None else f'{ours:.3f}'} s, " \
+               f"peer {peer if peer is None else f'{peer:.3f}'} s, speed-up {ratio}"
+        if group in _NOTES:
+            line += f"  [{_NOTES[group]}]"
+        terminalreporter.write_line(line)
+    for group, sides in _TIMINGS.items():
+        for side, values in sides.items():
+            if side not in ("gandiag", "peer"):
+                terminalreporter.write_line(f"{group} {side}: {', '.join(f'{v:.4g}' for v in values)}")
