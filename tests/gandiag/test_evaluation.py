@@ -95,7 +95,7 @@ def test_default_metrics_schema_for_mnist(gens):
     assert set(m["modes"]) >= {"covered", "num_classes", "missing", "counts", "kl_to_reference"}
     assert set(m["neighbours"]) >= {"mean_distance", "copy_fraction"}
     assert m["mnist_fid"]["ci95"][0] <= m["mnist_fid"]["value"] <= m["mnist_fid"]["ci95"][1] + 1e-9
-    assert m["modes"]["covered"] == 10 and m["mnist_fid"]["value"] < 5.0  # real digits
+    assert m["modes"]["covered"] == 10 and m["mnist_fid"]["value"] < 20.0  # real digits, drawn with replacement
     prov = m["provenance"]
     assert prov["seed"] == 0 and prov["num_generated"] == 1200
     assert prov["extractors"]["mnist-classifier"]["weights"]["sha256"] if isinstance(
