@@ -68,3 +68,17 @@ def test_training_logs_monitor_records_and_evaluate_run(tmp_path, capsys):
     assert monitor_main([str(tmp_path / "run")]) == 0
     assert "step       4  covered" in capsys.readouterr().out
     assert monitor_main([str(tmp_path / "nothing")]) == 2
+
+
+def test_stacked_mnist_counts_digit_triples():
+    config = preset("dcgan-stacked-mnist").replace(monitor_samples=200, train_size=400, batch_size=16)
+    data = load_train_data(config)
+    assert data.canonical.shape[1:] == (3, 32, 32)
+    monitor = Monitor(config, data)
+    real = torch.from_numpy(data.canonical[:200].copy())
+    result = monitor.evaluate(Replay(real))
+    truth = len(set(data.labels[:200].tolist()))  # distinct true triples among these 200
+    assert result["num_modes"] == 1000
+    assert truth - 10 <= result["covered"] <= truth  # the classifier misreads a few digits at most
+    same = monitor.evaluate(Replay(real[:1]))
+    assert same["covered"] == 1 and same["max_fraction"] == 1.0
