@@ -74,6 +74,9 @@ def _require(mapping: Mapping, keys: Sequence[str], what: str) -> None:
         raise GandiagError(f"{what}: missing key(s) {', '.join(missing)}; pass the dict from metrics.json as is")
 
 
+_LEGEND_ABOVE = dict(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, frameon=False, borderaxespad=0.2)
+
+
 def _percent_fn(value, _pos=None) -> str:
     whole = abs(value * 100 - round(value * 100)) < 1e-9
     return f"{value:.0%}" if whole else f"{value:.1%}"
@@ -401,8 +404,9 @@ def coverage_over_steps(checkpoints: Sequence[Mapping]) -> bytes:
     k = int(checkpoints[-1]["num_classes"])
     kl = _finite([c.get("kl_to_reference") for c in checkpoints])
     with rc_context(_STYLE):
-        fig = Figure(figsize=(7.6, 4.8))
-        ax = fig.add_axes((0.12, 0.5, 0.84, 0.4))
+        fig = Figure(figsize=(7.6, 5.0))
+        fig.suptitle("Mode coverage over training", fontsize=13, fontweight="bold", y=0.975)
+        ax = fig.add_axes((0.12, 0.47, 0.84, 0.36))
         ax.axhline(k, color=GOOD, linestyle="--", linewidth=1.2, label=f"all {k} classes")
         ax.plot(steps, covered, "o-", color=GENERATED, label="classes covered", zorder=3)
         bad = covered < k
@@ -410,10 +414,9 @@ def coverage_over_steps(checkpoints: Sequence[Mapping]) -> bytes:
         ax.set_ylim(0, k + 0.8)
         ax.yaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel("classes covered")
-        ax.set_title("Mode coverage over training")
-        ax.legend(loc="lower left", frameon=False, ncol=3)
+        ax.legend(**_LEGEND_ABOVE)  # above the axes: the curve can be anywhere inside
         ax.tick_params(labelbottom=False)
-        bx = fig.add_axes((0.12, 0.11, 0.84, 0.32), sharex=ax)
+        bx = fig.add_axes((0.12, 0.1, 0.84, 0.3), sharex=ax)
         if np.isfinite(kl).any():
             bx.plot(steps, kl, "s-", color=ACCENT, zorder=3)
             bx.set_ylim(bottom=0)
@@ -486,8 +489,8 @@ def class_share_over_steps(checkpoints: Sequence[Mapping], *, vanished: Sequence
         every = int(math.ceil(t / 20))  # at most ~20 step labels
         ticks = sorted(set(range(0, t, every)) | ({t - 1} if reference_fractions is not None else set()))
         ax.set_xticks(ticks)
-        ax.set_xticklabels([columns[i] for i in ticks], rotation=45 if len(ticks) > 8 else 0,
-                           ha="right" if len(ticks) > 8 else "center")
+        ax.set_xticklabels([columns[i] for i in ticks], rotation=45 if len(ticks) > 12 else 0,
+                           ha="right" if len(ticks) > 12 else "center")
         if not many:
             ax.set_yticks(range(k))
             ax.set_yticklabels([str(c) for c in range(k)])
@@ -510,7 +513,7 @@ def class_share_over_steps(checkpoints: Sequence[Mapping], *, vanished: Sequence
         if gone and not label_gone:
             title += f"; {len(gone)} classes vanished (red boxes)"
         ax.set_title(title)
-        bar = fig.colorbar(im, ax=ax, pad=0.12 if label_gone else 0.02, fraction=0.025, aspect=30)
+        bar = fig.colorbar(im, ax=ax, pad=0.1 if label_gone else 0.02, fraction=0.025, aspect=30)
         bar.ax.yaxis.set_major_formatter(_percent)
         bar.set_label("share of samples")
         return _png(fig)
@@ -541,20 +544,20 @@ def fid_over_steps(checkpoints: Sequence[Mapping]) -> bytes:
     copy = _finite([c.get("copy_fraction") for c in checkpoints])
     has_copy = bool(np.isfinite(copy).any())
     with rc_context(_STYLE):
-        fig = Figure(figsize=(7.6, 4.8 if has_copy else 3.9))
-        ax = fig.add_axes((0.12, 0.5, 0.84, 0.4) if has_copy else (0.12, 0.15, 0.84, 0.72))
+        fig = Figure(figsize=(7.6, 5.0 if has_copy else 4.2))
+        fig.suptitle("Sample quality over training", fontsize=13, fontweight="bold", y=0.975)
+        ax = fig.add_axes((0.12, 0.47, 0.84, 0.36) if has_copy else (0.12, 0.14, 0.84, 0.66))
         ok = np.isfinite(fids)
         ax.plot(steps[ok], fids[ok], "o-", color=GENERATED, zorder=3, label="FID (classifier features)")
         best = int(np.nanargmin(fids))
         ax.plot([steps[best]], [fids[best]], "*", color=GOOD, markersize=16, zorder=4,
                 label=f"best: {_fmt(fids[best])} at {checkpoints[best]['label']}")
-        ax.set_ylim(bottom=0)
+        ax.margins(y=0.15)
         ax.set_ylabel("FID (lower is better)")
-        ax.set_title("Sample quality over training")
-        ax.legend(loc="upper right", frameon=False)
+        ax.legend(**_LEGEND_ABOVE)
         if has_copy:
             ax.tick_params(labelbottom=False)
-            bx = fig.add_axes((0.12, 0.11, 0.84, 0.32), sharex=ax)
+            bx = fig.add_axes((0.12, 0.1, 0.84, 0.3), sharex=ax)
             flagged = np.array([bool(c.get("copying")) for c in checkpoints])
             okc = np.isfinite(copy)
             bx.plot(steps[okc], copy[okc], "s-", color=ACCENT, zorder=3, label="copy fraction")
@@ -564,7 +567,7 @@ def fid_over_steps(checkpoints: Sequence[Mapping]) -> bytes:
             bx.set_ylim(bottom=0)
             bx.yaxis.set_major_formatter(_percent)
             bx.set_ylabel("copy fraction")
-            bx.legend(loc="upper left", frameon=False, ncol=2)
+            bx.legend(loc="best", frameon=False, ncol=2)
             bx.set_xlabel("training step")
         else:
             ax.set_xlabel("training step")
