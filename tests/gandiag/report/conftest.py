@@ -40,7 +40,17 @@ def small_evaluation(tmp_path_factory):
     options = EvaluateOptions(metrics=ALL_METRICS, ref=str(folder / "ref.npz"), heldout=str(folder / "heldout.npz"),
                               neighbour_queries=4, neighbours_k=3, bootstrap=5, kid_subsets=20,
                               cache_dir=str(folder / "cache"))
-    return evaluate(fake, options)
+    # On a busy 2-core machine torch's multi-threaded CPU LAPACK spins: a 128x128 eigvalsh (FID, its
+    # bootstrap, FID-inf) took ~1.6 s with 2 threads and ~1.3 ms with 1 (measured 2026-11-23). One
+    # intra-op thread keeps this fixture at seconds; the numbers are the same either way.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return evaluate(fake, options)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def synthetic_metrics():
