@@ -31,9 +31,9 @@ def speedups():
 
 
 def pytest_terminal_summary(terminalreporter):
-    groups = [g for g, sides in _TIMINGS.items() if "gandiag" in sides or "peer" in sides]
-    if not groups:
+    if not _TIMINGS:
         return
+    groups = [g for g, sides in _TIMINGS.items() if "gandiag" in sides or "peer" in sides]
     terminalreporter.section("gandiag vs peer (median seconds; speed-up = peer / gandiag)")
     for group in groups:
         sides = _TIMINGS[group]
