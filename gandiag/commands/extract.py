@@ -51,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="download published weights if not found locally (sha256-checked)")
     parser.add_argument("--protocol", default=None, choices=["pytorch-fid", "clean", "torch-fidelity"],
                         help="InceptionV3 input resize protocol (inception-v3-fid only; default pytorch-fid)")
-    parser.add_argument("--channels-last", action="store_true", help="NHWC memory layout for the network")
+    parser.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                        help="NHWC memory layout for the network (default: the extractor's choice, "
+                             "on for inception-v3-fid)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="autocast dtype (default float32)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--num-samples", type=int, default=None, help="seeded random subset of SOURCE")

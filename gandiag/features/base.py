@@ -110,12 +110,13 @@ class Extractor:
         self._compiled_network = None
 
     # ------------------------------------------------------------------ configuration
-    def configure(self, *, channels_last: bool = False, amp: Optional[str] = None, compile: bool = False):
+    def configure(self, *, channels_last: Optional[bool] = None, amp: Optional[str] = None, compile: bool = False):
         """Set execution options; returns ``self``.
 
         Args:
             channels_last: run the network on NHWC memory layout (faster convolutions on
-                recent GPUs and with oneDNN on CPU).
+                recent GPUs and with oneDNN on CPU); ``None`` keeps the current setting
+                (the extractor's default, e.g. on for ``inception-v3-fid``).
             amp: ``None`` (float32), ``"bf16"`` or ``"fp16"`` autocast. Changes the
                 features slightly; :func:`gandiag.features.timing.time_extraction`
                 reports the deviation from float32.
@@ -124,7 +125,8 @@ class Extractor:
         if amp is not None and amp not in AMP_DTYPES:
             raise GandiagError(f"amp must be one of {AMP_DTYPES} or None, got {amp!r}")
         torch = _torch()
-        self.channels_last = bool(channels_last)
+        if channels_last is not None:
+            self.channels_last = bool(channels_last)
         self.amp = amp
         self.compiled = bool(compile)
         if self.network is not None:

@@ -48,7 +48,7 @@ def list_extractors() -> List[Dict[str, str]]:
 
 
 def get_extractor(name, *, device: str = "cpu", weights=None, allow_download: bool = False,
-                  channels_last: bool = False, amp: Optional[str] = None, compile: bool = False,
+                  channels_last: Optional[bool] = None, amp: Optional[str] = None, compile: bool = False,
                   **opts) -> Extractor:
     """Build an extractor by name (or wrap a user network).
 
@@ -58,7 +58,8 @@ def get_extractor(name, *, device: str = "cpu", weights=None, allow_download: bo
         device: torch device (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
         weights: explicit weights file (registered extractors that have weights).
         allow_download: permit downloading published weights (hash-checked).
-        channels_last, amp, compile: execution options, see :meth:`Extractor.configure`.
+        channels_last, amp, compile: execution options, see :meth:`Extractor.configure`
+            (``channels_last=None`` keeps the extractor's default).
         **opts: extractor-specific options (e.g. ``protocol="clean"`` for Inception);
             unknown options are an error, never ignored.
 
@@ -92,7 +93,7 @@ def get_extractor(name, *, device: str = "cpu", weights=None, allow_download: bo
     else:
         EXTRACTORS.get(str(name))  # raises "unknown extractor ...; valid values are: ..."
         raise AssertionError("unreachable")
-    if channels_last or amp is not None or compile:
+    if channels_last is not None or amp is not None or compile:
         ext.configure(channels_last=channels_last, amp=amp, compile=compile)
     return ext
 

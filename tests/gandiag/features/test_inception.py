@@ -145,6 +145,7 @@ def test_provenance_records_weights_and_protocol(ours, weights_file):
     assert prov["weights_path"] == str(weights_file) and len(prov["weights_sha256"]) == 64
     assert prov["weights_published"] is False  # random weights are never passed off as the real ones
     assert prov["feature_dim"] == 2048 and prov["num_classes"] == 1008 and prov["dtype"] == "float32"
+    assert ours.execution() == {"channels_last": True, "amp": None, "compile": False}  # the fast default
 
 
 def test_too_small_and_wrong_channels_are_clear_errors(ours):
