@@ -21,8 +21,7 @@ import numpy as np
 from ..errors import GandiagError
 from ..fileio import PathLike, atomic_write_text
 from . import figures
-from .page import (document, esc, fmt, highlights, img, json_block, kv_table, section, table, toc,
-                   value_html)
+from .page import document, esc, fmt, highlights, img, json_block, kv_table, section, table, toc
 
 Row = Tuple[str, str, str, str]  # metric name, value html, spread html, extractor html
 
@@ -66,17 +65,18 @@ def _classes(classes: Sequence, limit: int = 20) -> str:
 
 
 def _ci(ci) -> str:
-    return f"[{fmt(ci[0])}, {fmt(ci[1])}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+    """``[lo, hi]`` as escaped HTML, or "" when there is no interval."""
+    return esc(f"[{fmt(ci[0])}, {fmt(ci[1])}]") if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
 
 
 # ---------------------------------------------------------------------------------- metric table rows
 def _rows_fid(r: Mapping, name: str) -> List[Row]:
-    spread = _ci(r.get("ci95"))
-    if spread and r.get("ci_method"):
-        spread += f'<br><span class="muted">{esc(r["ci_method"])}</span>'
-    spread += (f'<br><span class="muted">{esc(fmt(r.get("num_fake")))} generated / {esc(fmt(r.get("num_real")))} '
-               "real: compare FIDs only at equal N</span>")
-    return [(name, esc(fmt(r.get("value"))), spread, esc(r.get("extractor", "")))]
+    parts = [_ci(r.get("ci95"))] if r.get("ci95") else []
+    if parts and r.get("ci_method"):
+        parts.append(f'<span class="muted">{esc(r["ci_method"])}</span>')
+    parts.append(f'<span class="muted">{esc(fmt(r.get("num_fake")))} generated / {esc(fmt(r.get("num_real")))} '
+                 "real: compare FIDs only at equal N</span>")
+    return [(name, esc(fmt(r.get("value"))), "<br>".join(parts), esc(r.get("extractor", "")))]
 
 
 def _rows_mean_std(r: Mapping, name: str, what: str, count_key: str) -> List[Row]:
@@ -305,7 +305,7 @@ def _parzen_section(r: Mapping) -> str:
     from ..metrics import METRICS
 
     text = (f"<p>Test log-likelihood <strong>{esc(fmt(r.get('mean')))} nats</strong> "
-            f"(95% CI {esc(_ci(r.get('ci95')))}, s.e. {esc(fmt(r.get('stderr')))}) with σ = "
+            f"(95% CI {_ci(r.get('ci95'))}, s.e. {esc(fmt(r.get('stderr')))}) with σ = "
             f"{esc(fmt(r.get('sigma')))}, from {esc(fmt(r.get('num_samples')))} samples; σ chosen on "
             f"{esc(fmt(r.get('num_validation')))} validation and scored on {esc(fmt(r.get('num_test')))} test "
             f"images of {esc(r.get('heldout', 'held-out data'))}.</p>"

@@ -184,3 +184,25 @@ def test_diagnosis_report_without_fid_or_samples(diagnosis, tmp_path):
 def test_diagnosis_report_rejects_bad_input(bad, match, tmp_path):
     with pytest.raises(GandiagError, match=match):
         render_diagnosis_report(bad, None, tmp_path / "d.html")
+
+
+def _poison(value):
+    """Every string in a JSON value replaced by HTML metacharacters (numbers kept, so figures still draw)."""
+    if isinstance(value, dict):
+        return {k: _poison(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poison(v) for v in value]
+    return EVIL if isinstance(value, str) else value
+
+
+def test_every_string_is_escaped(evaluation, diagnosis, tmp_path):
+    evaluation.metrics = _poison(evaluation.metrics)
+    evaluation.metrics["neighbours"]["feature_neighbours_unavailable"] = EVIL
+    text = render_evaluation_report(evaluation, tmp_path / "e.html", title=EVIL).read_text()
+    assert EVIL not in text and "<script" not in text
+    assert text.count(html.escape(EVIL)) > 20
+    assert_offline(text)
+    diagnosis = _poison(diagnosis)  # the verdict name too: an unknown verdict gets the amber box
+    text = render_diagnosis_report(diagnosis, None, tmp_path / "d.html", title=EVIL).read_text()
+    assert EVIL not in text and "<script" not in text
+    assert_offline(text)
