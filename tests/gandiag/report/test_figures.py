@@ -124,3 +124,12 @@ def test_diagnosis_figures_accept_unknown_steps(checkpoints):
 def test_bad_input_is_a_gandiag_error(call, match, checkpoints):
     with pytest.raises(GandiagError, match=match):
         call(checkpoints)
+
+
+def test_rgb_and_large_images_stay_small():
+    rng = np.random.default_rng(2)
+    big = rng.uniform(0, 1, (16, 3, 256, 256)).astype(np.float32)
+    grid = _open(figures.sample_grid(big, 8, target_width=760))
+    assert grid.width <= 760  # box-downsampled 256 -> 85 px instead of a 2066-px-wide page element
+    queries, neighbours = big[:2], big[2:8].reshape(2, 3, 3, 256, 256)
+    _open(figures.neighbour_grid(queries, neighbours, "RGB", distances=np.ones((2, 3))))
