@@ -103,12 +103,14 @@ def register_evaluation(name: str, key: str, description: str):
 class _Context:
     """Lazily computed, memoised inputs shared by the steps of one evaluation."""
 
-    def __init__(self, fake: ImageSet, options: EvaluateOptions):
+    def __init__(self, fake: ImageSet, options: EvaluateOptions, heldout: Optional[ImageSet] = None):
         self.o = options
         self.fake = fake
         self.ref = load_images(options.ref)
         self.mnist_like = tuple(self.ref.shape) == MNIST_SHAPE
-        self._heldout: Optional[ImageSet] = None
+        self._heldout: Optional[ImageSet] = heldout
+        if heldout is not None:
+            self._check_heldout()
         self._feats: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
         self._extractors: Dict[str, object] = {}
         self.arrays: Dict[str, np.ndarray] = {}
@@ -130,9 +132,22 @@ class _Context:
                 self._heldout = self.ref.subset(np.sort(order[:cut]), f"{self.ref.source}[held-out 20%]")
                 self.ref = self.ref.subset(np.sort(order[cut:]), f"{self.ref.source}[80%]")
                 self._feats = {k: v for k, v in self._feats.items() if k[1] != "ref"}
-            if tuple(self._heldout.shape) != tuple(self.ref.shape):
-                raise GandiagError(f"held-out images are {self._heldout.shape}, reference images {self.ref.shape}")
+            self._check_heldout()
         return self._heldout
+
+    def _check_heldout(self) -> None:
+        held = self._heldout
+        if tuple(held.shape) != tuple(self.ref.shape):
+            raise GandiagError(f"held-out images are {held.shape}, reference images {self.ref.shape}")
+        # Held-out rows that are also among the samples make Parzen and the copy baseline meaningless
+        # (e.g. scoring the test split with the test split as held-out data).
+        seen = {row.tobytes() for row in self.fake.images.reshape(len(self.fake), -1)}
+        shared = sum(row.tobytes() in seen for row in held.images.reshape(len(held), -1))
+        if shared > 0.01 * len(held):
+            raise GandiagError(
+                f"{shared} of the {len(held)} held-out images ({held.source}) are also among the evaluated "
+                "images; held-out data must be disjoint from them: pass another --heldout"
+            )
 
     def require_same_shape(self, what: str) -> None:
         if tuple(self.fake.shape) != tuple(self.ref.shape):
@@ -264,8 +279,17 @@ def _prdc(ctx: _Context):
     from .metrics import prdc
 
     name = ctx.default_extractor()
-    out = prdc(ctx.features(name, "ref"), ctx.features(name, "fake"), k=ctx.o.prdc_k)
-    return {**out, "k": ctx.o.prdc_k, "extractor": name}
+    real, fake = ctx.features(name, "ref"), ctx.features(name, "fake")
+    # Naeem et al. use equal real and fake counts: recall and coverage depend on the ratio, so the
+    # larger side is subsampled (seeded) to the smaller one.
+    n = min(len(real), len(fake))
+    rng = np.random.default_rng(ctx.o.seed)
+    if len(real) > n:
+        real = real[np.sort(rng.choice(len(real), n, replace=False))]
+    if len(fake) > n:
+        fake = fake[np.sort(rng.choice(len(fake), n, replace=False))]
+    out = prdc(real, fake, k=ctx.o.prdc_k)
+    return {**out, "k": ctx.o.prdc_k, "num_real": n, "num_fake": n, "extractor": name}
 
 
 @register_evaluation("parzen", "parzen", "Parzen-window log-likelihood of held-out digits (Goodfellow et al. 2014)")
@@ -350,13 +374,15 @@ def resolve_metrics(names: Optional[Sequence[str]], mnist_like: bool) -> List[st
 
 
 def evaluate(fake: ImageSet, options: EvaluateOptions = EvaluateOptions(), *,
-             source_provenance: Optional[Dict[str, object]] = None) -> Evaluation:
+             source_provenance: Optional[Dict[str, object]] = None,
+             heldout: Optional[ImageSet] = None) -> Evaluation:
     """Compute the chosen metrics of ``fake`` against ``options.ref``.
 
     Args:
         fake: generated images (see :func:`gandiag.sources.load_source`).
         options: :class:`EvaluateOptions`.
         source_provenance: what produced ``fake`` (spec, generator metadata), recorded as is.
+        heldout: held-out real images, overriding ``options.heldout`` (must be disjoint from ``fake``).
 
     Returns:
         :class:`Evaluation` whose ``metrics`` holds one top-level key per chosen metric
@@ -367,7 +393,7 @@ def evaluate(fake: ImageSet, options: EvaluateOptions = EvaluateOptions(), *,
 
     if not isinstance(fake, ImageSet):
         raise GandiagError("evaluate: expected an ImageSet; load sources with gandiag.sources.load_source")
-    ctx = _Context(fake, options)
+    ctx = _Context(fake, options, heldout)
     names = resolve_metrics(options.metrics, ctx.mnist_like)
     results: Dict[str, object] = {}
     timings: Dict[str, float] = {}

@@ -29,8 +29,12 @@ examples:
   gandiag demo --fast --out /tmp/demo
 """
 
-FULL = {"dcgan_steps": 1500, "collapse_steps": 600, "samples": 5000, "diag_samples": 1000}
-FAST = {"dcgan_steps": 300, "collapse_steps": 200, "samples": 1000, "diag_samples": 500}
+# checkpoint intervals give diagnose 5-6 checkpoints per run; human-kit trials must be a
+# multiple of 2 x 3 exposures.
+FULL = {"dcgan_steps": 1500, "dcgan_every": 250, "collapse_steps": 600, "collapse_every": 100,
+        "samples": 5000, "diag_samples": 1000, "trials": 72}
+FAST = {"dcgan_steps": 300, "dcgan_every": 60, "collapse_steps": 200, "collapse_every": 40,
+        "samples": 1000, "diag_samples": 500, "trials": 36}
 
 
 def add_arguments(parser) -> None:
@@ -40,7 +44,7 @@ def add_arguments(parser) -> None:
     add_quiet(parser)
 
 
-def _train(out: Path, preset: str, steps: int, seed: int, quiet: bool) -> Path:
+def _train(out: Path, preset: str, steps: int, every: int, seed: int, quiet: bool) -> Path:
     """Run the reference trainer in a child process (gandiag itself never imports it)."""
     run = out / "runs" / preset
     last = run / "checkpoints" / "last.pt"
@@ -49,7 +53,8 @@ def _train(out: Path, preset: str, steps: int, seed: int, quiet: bool) -> Path:
         print(f"  {preset}: already trained ({run})")
         return run
     cmd = [sys.executable, "-m", "reference_models.train", "--out", str(run), "--steps", str(steps)]
-    cmd += ["--resume"] if last.is_file() else ["--config", preset, "--set", f"seed={seed}"]
+    cmd += ["--resume"] if last.is_file() else ["--config", preset, "--set", f"seed={seed}",
+                                                "--set", f"checkpoint_every={every}"]
     if quiet:
         cmd.append("--quiet")
     print(f"  {preset}: training {steps} steps -> {run}")
@@ -75,6 +80,8 @@ def _final_step(run: Path) -> int:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from ..data import load_mnist_subset
     from ..diagnostics.run import diagnose
     from ..evaluation import EvaluateOptions, evaluate
@@ -92,17 +99,20 @@ def run(args) -> int:
     started = time.perf_counter()
     summary = {}
 
-    print("[1/5] real vs real: 2,000 held-out MNIST digits against the 8,000 training digits")
-    real = load_mnist_subset("test")
-    ev = evaluate(real, options, source_provenance={"spec": "mnist-subset:test", "kind": "data"})
+    print("[1/5] real vs real: 1,000 held-out MNIST digits scored against the 8,000 training digits")
+    test = load_mnist_subset("test")
+    order = np.random.default_rng(args.seed).permutation(len(test))
+    real = test.subset(np.sort(order[:1000]), "mnist-subset:test[1000 scored]")
+    others = test.subset(np.sort(order[1000:]), "mnist-subset:test[the other 1000, held out]")
+    ev = evaluate(real, options, source_provenance={"spec": "mnist-subset:test", "kind": "data"}, heldout=others)
     atomic_write_json(out / "real-vs-real" / "metrics.json", ev.metrics)
     render_evaluation_report(ev, out / "real-vs-real" / "report.html", title="Real vs real (the best a generator can do)")
     print_summary(ev.metrics)
     summary["real-vs-real"] = ev.metrics
 
     print("[2/5] training the reference DCGAN and a collapse preset (reference_models.train)")
-    runs = {"dcgan-mnist": _train(out, "dcgan-mnist", plan["dcgan_steps"], args.seed, quiet),
-            "collapse": _train(out, "collapse", plan["collapse_steps"], args.seed, quiet)}
+    runs = {"dcgan-mnist": _train(out, "dcgan-mnist", plan["dcgan_steps"], plan["dcgan_every"], args.seed, quiet),
+            "collapse": _train(out, "collapse", plan["collapse_steps"], plan["collapse_every"], args.seed, quiet)}
 
     print(f"[3/5] evaluating both generators on {plan['samples']} samples each")
     for name, run_dir in runs.items():
@@ -130,7 +140,7 @@ def run(args) -> int:
 
     kit = out / "human-kit"
     code = cli_main(["human-kit", "--real", "mnist-subset:test", "--fake", str(runs["dcgan-mnist"] / "export" / "generator.ts"),
-                     "--out", str(kit), "--trials", "40" if args.fast else "80", "--seed", str(args.seed)]
+                     "--out", str(kit), "--trials", str(plan["trials"]), "--seed", str(args.seed)]
                     + (["--quiet"] if quiet else []))
     if code != 0:
         return code

@@ -31,7 +31,7 @@ def copy_score(d_gen, d_test, *, quantile: float = 0.05, flag_factor: float = 4.
         flag_factor: flag copying when ``copy_fraction > flag_factor * q``.
 
     Returns:
-        ``copy_fraction``, ``expected_fraction`` (= q), ``threshold`` (tau), ``copying`` (bool),
+        ``copy_fraction``, ``expected_fraction`` (= q), ``flag_factor``, ``threshold`` (tau), ``copying`` (bool),
         ``mean_distance`` / ``median_distance`` (generated), ``test_mean_distance`` /
         ``test_median_distance`` and ``median_ratio`` (generated / test; < 1 means closer
         to the training set than real held-out data is).
@@ -53,6 +53,7 @@ def copy_score(d_gen, d_test, *, quantile: float = 0.05, flag_factor: float = 4.
     return {
         "copy_fraction": fraction,
         "expected_fraction": float(quantile),
+        "flag_factor": float(flag_factor),
         "threshold": tau,
         "copying": bool(fraction > flag_factor * quantile),
         "mean_distance": float(d_gen.mean()),

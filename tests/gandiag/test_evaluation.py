@@ -18,7 +18,7 @@ GENS = textwrap.dedent('''
     import torch
     from gandiag.data import load_mnist_subset
 
-    _test = load_mnist_subset("test")
+    _test = load_mnist_subset("test").subset(slice(0, 1000))  # the other 1000 are the held-out set
     _train = load_mnist_subset("train")
     _NO3 = torch.from_numpy(np.ascontiguousarray(_test.images[_test.labels != 3]))
     _ONLY01 = torch.from_numpy(np.ascontiguousarray(_test.images[_test.labels <= 1]))
@@ -59,6 +59,16 @@ GENS = textwrap.dedent('''
 ''')
 
 
+HELDOUT = load_mnist_subset("test").subset(slice(1000, 2000), "test[1000:]")
+
+
+@pytest.fixture
+def heldout_npz(tmp_path):
+    path = tmp_path / "heldout.npz"
+    np.savez(path, images=HELDOUT.images, labels=HELDOUT.labels)
+    return str(path)
+
+
 @pytest.fixture
 def gens(tmp_path, monkeypatch):
     (tmp_path / "demo_gens.py").write_text(GENS)
@@ -71,7 +81,7 @@ FAST = ("modes", "neighbours", "mnist-fid")
 
 def test_missing_digit_is_reported_missing(gens):
     fake = load_source(f"{gens}:no_three", num_samples=1500)
-    ev = evaluate(fake, EvaluateOptions(metrics=FAST))
+    ev = evaluate(fake, EvaluateOptions(metrics=FAST), heldout=HELDOUT)
     assert ev.metrics["modes"]["missing"] == [3]
     assert ev.metrics["modes"]["covered"] == 9
     assert not ev.metrics["neighbours"]["copying"]
@@ -81,12 +91,13 @@ def test_missing_digit_is_reported_missing(gens):
 def test_replayed_training_images_are_flagged_as_copying(gens):
     ev = evaluate(load_source(f"{gens}:replay_train", num_samples=1000), EvaluateOptions(metrics=("neighbours",)))
     assert ev.metrics["neighbours"]["copying"] and ev.metrics["neighbours"]["copy_fraction"] > 0.9
-    healthy = evaluate(load_source(f"{gens}:healthy", num_samples=1000), EvaluateOptions(metrics=("neighbours",)))
+    healthy = evaluate(load_source(f"{gens}:healthy", num_samples=1000), EvaluateOptions(metrics=("neighbours",)),
+                       heldout=HELDOUT)
     assert not healthy.metrics["neighbours"]["copying"]
 
 
 def test_default_metrics_schema_for_mnist(gens):
-    ev = evaluate(load_source(f"{gens}:healthy", num_samples=1200), EvaluateOptions(bootstrap=10))
+    ev = evaluate(load_source(f"{gens}:healthy", num_samples=1200), EvaluateOptions(bootstrap=10), heldout=HELDOUT)
     m = ev.metrics
     assert set(m) == {"mnist_fid", "mnist_inception_score", "modes", "kid", "prdc", "parzen", "neighbours",
                       "provenance"}
@@ -114,7 +125,7 @@ def test_shape_mismatch_is_clear(gens):
 
 
 @pytest.mark.parametrize("kind", ["npz", "folder", "torchscript", "pt2"])
-def test_cli_input_kinds(tmp_path, kind, capsys):
+def test_cli_input_kinds(tmp_path, kind, capsys, heldout_npz):
     test = load_mnist_subset("test")
     images = (test.images[:300] * 255).round().astype(np.uint8)
     if kind == "npz":
@@ -149,7 +160,8 @@ def test_cli_input_kinds(tmp_path, kind, capsys):
                                        dynamic_shapes=({0: torch.export.Dim("b", min=1, max=4096)},))
             torch.export.save(prog, str(src), extra_files={META_FILE: meta})
     out = tmp_path / "eval"
-    args = ["evaluate", str(src), "--metrics", "modes,neighbours", "--out", str(out), "--quiet"]
+    args = ["evaluate", str(src), "--metrics", "modes,neighbours", "--out", str(out), "--quiet",
+            "--heldout", heldout_npz]
     if kind in ("torchscript", "pt2"):
         args += ["--num-samples", "300"]
     assert main(args) == 0
@@ -174,10 +186,11 @@ def test_cli_reference_checkpoint_and_diagnose(tmp_path, capsys):
     assert "verdict:" in capsys.readouterr().out
 
 
-def test_diagnose_names_vanishing_digit(gens, tmp_path):
+def test_diagnose_names_vanishing_digit(gens, tmp_path, heldout_npz):
     from gandiag.diagnostics.run import diagnose
 
-    result, arrays = diagnose([f"{gens}:healthy", f"{gens}:no_three", f"{gens}:only_01"], num_samples=600)
+    result, arrays = diagnose([f"{gens}:healthy", f"{gens}:no_three", f"{gens}:only_01"], num_samples=600,
+                              options=EvaluateOptions(heldout=heldout_npz))
     assert result["verdict"]["verdict"] == "collapse"
     vanished = {v["class"]: v["vanished_at_step"] for v in result["verdict"]["vanished"]}
     assert vanished[3] == 1 and vanished[5] == 2
@@ -191,8 +204,9 @@ def test_diagnose_names_vanishing_digit(gens, tmp_path):
     ("{gens}:tanh_out", [], "--output-range -1,1"),
     ("{gens}:healthy", ["--metrics", "fid,bogus"], "unknown metric 'bogus'"),
 ])
-def test_cli_bad_inputs_exit_2_with_one_line(gens, tmp_path, capsys, spec, extra, match):
-    code = main(["evaluate", spec.format(gens=gens), "--num-samples", "50", "--quiet", *extra])
+def test_cli_bad_inputs_exit_2_with_one_line(gens, tmp_path, capsys, spec, extra, match, heldout_npz):
+    code = main(["evaluate", spec.format(gens=gens), "--num-samples", "50", "--quiet", "--heldout", heldout_npz,
+                 *extra])
     err = capsys.readouterr().err
     assert code == 2 and match in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
@@ -200,7 +214,7 @@ def test_cli_bad_inputs_exit_2_with_one_line(gens, tmp_path, capsys, spec, extra
 
 def test_tanh_generator_with_declared_range_works(gens):
     fake = load_source(f"{gens}:tanh_out", num_samples=400, value_range="-1,1")
-    assert evaluate(fake, EvaluateOptions(metrics=("modes",))).metrics["modes"]["covered"] == 10
+    assert evaluate(fake, EvaluateOptions(metrics=("modes",)), heldout=HELDOUT).metrics["modes"]["covered"] == 10
 
 
 def test_fid_command_stats_roundtrip(tmp_path, capsys):
@@ -214,9 +228,17 @@ def test_fid_command_stats_roundtrip(tmp_path, capsys):
     assert 0 < value < 5
 
 
-def test_neighbours_command(gens, tmp_path):
+def test_neighbours_command(gens, tmp_path, heldout_npz):
     assert main(["neighbours", f"{gens}:replay_train", "--num-samples", "300", "-k", "3",
-                 "--out", str(tmp_path / "nn"), "--quiet"]) == 0
+                 "--out", str(tmp_path / "nn"), "--quiet", "--heldout", heldout_npz]) == 0
     m = json.loads((tmp_path / "nn" / "metrics.json").read_text())
     assert set(m) == {"neighbours", "provenance"} and m["neighbours"]["copying"]
     assert np.asarray(m["neighbours"]["pixel_neighbours"]).shape[1] == 3
+
+
+def test_heldout_overlapping_the_samples_is_refused():
+    test = load_mnist_subset("test")
+    with pytest.raises(GandiagError, match="must be disjoint"):
+        evaluate(test, EvaluateOptions(metrics=("parzen",)))
+    ok = evaluate(test.subset(slice(0, 1000)), EvaluateOptions(metrics=("parzen",)), heldout=test.subset(slice(1000, 2000)))
+    assert 150 < ok.metrics["parzen"]["mean"] < 400  # real digits: ~+220 nats at 5k samples, less at 1k
