@@ -166,9 +166,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         features = extractor.extract(data.images, batch_size=args.batch_size, outputs=outputs, progress=progress)
     _write(args, extractor, data, features=None if args.stats else features, stats=stats, timing=timing)
+    if timing is not None:  # the report is what --timed asks for: printed even with --quiet
+        print(timing.summary())
     if not args.quiet:
-        if timing is not None:
-            print(timing.summary())
         what = "mu/sigma stats" if args.stats else ", ".join(f"{k} {v.shape}" for k, v in features.items())
         print(f"wrote {args.out}: {what} of {len(data)} images from {data.source} ({extractor.name}, "
               f"protocol {extractor.protocol})")

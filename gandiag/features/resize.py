@@ -7,15 +7,18 @@ the transform has a name and is recorded with every number:
 ==================  ==========================================================  ============================
 protocol            transform (canonical ``x`` in ``[0, 1]``)                   numbers it reproduces
 ==================  ==========================================================  ============================
-``pytorch-fid``     ``F.interpolate(x, 299, bilinear, align_corners=False)``;    pytorch-fid 0.3 (and
-                    then ``2 x - 1``                                           torchmetrics' FID), the
-                                                                               most common PyTorch numbers
+``pytorch-fid``     ``F.interpolate(x, 299, bilinear, align_corners=False)``;    pytorch-fid 0.3 (the most
+                    then ``2 x - 1``                                           common PyTorch FIDs)
 ``clean``           ``255 x`` resized per channel with PIL bicubic on float    clean-fid ``mode="clean"``
-                    (``Image.resize(BICUBIC)`` on mode ``F``), clipped to
-                    ``[0, 255]``; then ``(v - 128) / 128``
-``torch-fidelity``  ``round(255 x)`` to uint8, TensorFlow-1.x bilinear         torch-fidelity and the
-                    resize (no half-pixel offset); then ``(v - 128) / 128``    original TF FID/IS code
+                    (``Image.resize(BICUBIC)`` on mode ``F``), clipped to      (its resize and
+                    ``[0, 255]``; then ``(v - 128) / 128``                     normalisation)
+``torch-fidelity``  ``round(255 x)`` to uint8, TensorFlow-1.x bilinear         torch-fidelity, the TF FID/IS
+                    resize (no half-pixel offset); then ``(v - 128) / 128``    code, torchmetrics with
+                                                                               ``antialias=False``
 ==================  ==========================================================  ============================
+
+torchmetrics' default FID (``antialias=True`` bilinear, float input truncated to
+uint8) is a fourth transform that none of these reproduces.
 
 All three return a float32 ``(N, 3, 299, 299)`` tensor in roughly ``[-1, 1]``;
 grayscale input is repeated to three channels first, as ``PIL.Image.convert("RGB")``

@@ -112,3 +112,20 @@ def test_training_is_deterministic_for_a_seed():
     assert h1[0]["loss"] == h2[0]["loss"]
     with pytest.raises(GandiagError, match="one integer label per image"):
         train(x, None, epochs=1)
+
+
+def test_training_command_on_other_data_drops_eval_copies(tmp_path, capsys):
+    from gandiag.features.train_mnist_classifier import main
+
+    held = load_mnist_subset("test")
+    train_split = load_mnist_subset("train")
+    images = np.concatenate([train_split.images[:128], held.images[:5]])
+    labels = np.concatenate([train_split.labels[:128], held.labels[:5]])
+    np.savez(tmp_path / "digits.npz", images=(images[:, 0] * 255).round().astype(np.uint8), labels=labels)
+    out = tmp_path / "cnn.pt"
+    assert main(["--data", str(tmp_path / "digits.npz"), "--epochs", "1", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "training on 128 digits" in text and "dropped 5 identical to the eval split" in text
+    ext = get_extractor("mnist-classifier", weights=out)  # the written file loads as an extractor
+    assert ext.provenance()["weights_sha256"] == sha256_file(out)
+    assert main(["--data", "mnist-subset:train", "--eval-data", "pixels-nowhere.npz", "--out", str(out)]) == 2
