@@ -214,7 +214,7 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "gan2014-mnist": (
         "Goodfellow et al. 2014 MNIST: MLP G 100-1200-1200-784, maxout D 240x5, dropout, SGD 0.1 + momentum",
         {"arch": "gan2014", "z_dim": 100, "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
-         "beta2": 0.7, "momentum_ramp_steps": 20000, "lr_decay": 1.000004, "min_lr": 1e-6,
+         "beta2": 0.7, "momentum_ramp_steps": 125000, "lr_decay": 1.000004, "min_lr": 1e-6,
          "batch_size": 100, "steps": 3000, "batchnorm": False},
     ),
     "cgan-mnist": (
