@@ -71,9 +71,6 @@ class Trainer:
         self.out = Path(out_dir) if out_dir is not None else None
         self.quiet = quiet
         self.device = torch.device(device)
-        if config.deterministic:
-            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-            torch.use_deterministic_algorithms(True, warn_only=self.device.type != "cpu")
         torch.manual_seed(config.seed)  # weight init and dropout masks
         self.data = load_train_data(config)
         self.order = BatchOrder(len(self.data), config.batch_size, config.seed)
@@ -296,9 +293,15 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.out / "config.json", c.to_dict())
         previous = signal.signal(signal.SIGINT, self.request_stop) if _main_thread() else None
+        # Process-wide torch settings are set for the run and restored afterwards.
         threads = torch.get_num_threads()
+        deterministic = (torch.are_deterministic_algorithms_enabled(),
+                         torch.is_deterministic_algorithms_warn_only_enabled())
         if c.num_threads:
             torch.set_num_threads(c.num_threads)
+        if c.deterministic:
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True, warn_only=self.device.type != "cpu")
         bar = None
         try:
             if self.step == 0 and self.monitor is not None:
@@ -356,6 +359,7 @@ class Trainer:
             if bar is not None:
                 bar.close()
             torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
 
