@@ -27,41 +27,60 @@ from ._checks import as_matrix, check_int, default_chunk_rows, sq_norms
 from .neighbours import smallest_k
 
 
-def _block_distances(x: np.ndarray, x_sq: np.ndarray, y: np.ndarray, y_sq: np.ndarray,
-                     *, rows_first: bool = True) -> np.ndarray:
-    """Squared Euclidean distances between rows of x and y (clipped at 0).
+def _block_sq_distances(x_m2: np.ndarray, x_sq: np.ndarray, y: np.ndarray, y_sq: np.ndarray,
+                        *, rows_first: bool = True) -> np.ndarray:
+    """Unclamped squared Euclidean distances ``-2 x.y + |x|^2 + |y|^2`` between row blocks.
 
-    Same operation order as scikit-learn's ``euclidean_distances``
-    (``-2 x.y``, then add the first argument's norms, then the second's), so the
-    strict comparisons below agree with the ``prdc`` package to the last bit
-    whenever the BLAS dot products do. ``rows_first=False`` adds the column
-    norms first (the block is the transpose of sklearn's call).
+    ``x_m2`` is ``-2 * x``: scaling by a power of two is exact, so ``x_m2 @ y.T`` equals
+    scikit-learn's ``-2 * (x @ y.T)`` bit for bit while saving a pass. The norms are added in
+    scikit-learn's order (first argument's, then second's; ``rows_first=False`` when the block
+    is the transpose of sklearn's call), so the strict comparisons below agree with the
+    ``prdc`` package whenever the BLAS dot products do. Callers account for the clamp at 0.
     """
-    d = x @ y.T
-    d *= -2.0
+    d = x_m2 @ y.T
     if rows_first:
         d += x_sq[:, None]
         d += y_sq[None, :]
     else:
         d += y_sq[None, :]
         d += x_sq[:, None]
-    np.maximum(d, 0.0, out=d)
     return d
+
+
+def sqrt_less_threshold(radii: np.ndarray) -> np.ndarray:
+    """Per radius r, a threshold t with ``sqrt(max(v, 0)) < r  <=>  v < t`` for every float64 v.
+
+    Lets the distance blocks be compared in squared form (no square root over N x M
+    entries) with exactly the outcome of comparing ``sqrt``-ed distances, as prdc does:
+    t is the smallest float64 whose square root reaches r (sqrt is correctly rounded and
+    monotone), or -inf for r = 0 where no distance is strictly smaller.
+    """
+    t = radii * radii
+    for _ in range(4):  # r*r is within an ulp or two of the answer: step down, then up
+        lower = np.nextafter(t, -np.inf)
+        t = np.where(np.sqrt(np.maximum(lower, 0.0)) >= radii, lower, t)
+    for _ in range(4):
+        t = np.where(np.sqrt(np.maximum(t, 0.0)) < radii, np.nextafter(t, np.inf), t)
+    assert (np.sqrt(np.maximum(t, 0.0)) >= radii).all() and \
+        (np.sqrt(np.maximum(np.nextafter(t, -np.inf), 0.0)) < radii)[radii > 0].all()
+    return np.where(radii > 0, t, -np.inf)
 
 
 def kth_neighbour_radii(x: np.ndarray, k: int, chunk_size: int) -> np.ndarray:
     """Distance from each row of x (N, D) to its k-th nearest other row, shape (N,)."""
     n = x.shape[0]
     x_sq = sq_norms(x)
+    x_m2 = -2.0 * x
     radii = np.empty(n, dtype=np.float64)
     for lo in range(0, n, chunk_size):
         hi = min(n, lo + chunk_size)
-        d = _block_distances(x[lo:hi], x_sq[lo:hi], x, x_sq)
+        d = _block_sq_distances(x_m2[lo:hi], x_sq[lo:hi], x, x_sq)
         # prdc takes the (k+1)-th smallest distance with the point itself (distance 0) counted;
         # excluding the point (inf) and taking the k-th smallest gives the same value.
         d[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
         radii[lo:hi] = smallest_k(d, k)[1][:, k - 1]
-    return np.sqrt(radii)
+    # Clamping at 0 commutes with taking the k-th smallest (monotone), so clamp only here.
+    return np.sqrt(np.maximum(radii, 0.0))
 
 
 def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[str, float]:
@@ -71,8 +90,8 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
         real: real features (N, D); fake: generated features (M, D).
         k: nearest-neighbour k of the radii (Naeem et al. use 5).
         chunk_size: rows per distance block; default keeps each float64 block near 64 MiB.
-            Peak extra memory ~ 3 * chunk_size * max(N, M) * 8 bytes (block, its sqrt and
-            boolean masks) plus O(N + M) vectors -- independent of N * M.
+            Peak extra memory ~ 2 * chunk_size * max(N, M) * 8 bytes (block and boolean
+            masks) plus O(N + M) vectors -- independent of N * M.
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats; density can exceed 1.
@@ -91,23 +110,25 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     r_real = kth_neighbour_radii(x, k, chunk_size)
     r_fake = kth_neighbour_radii(y, k, chunk_size)
     x_sq, y_sq = sq_norms(x), sq_norms(y)
+    y_m2 = -2.0 * y
+    t_real, t_fake = sqrt_less_threshold(r_real), sqrt_less_threshold(r_fake)
 
     fake_in_real_balls = 0      # precision numerator
     ball_memberships = 0        # density numerator
     real_in_fake_balls = np.zeros(n, dtype=bool)   # recall
-    nearest_fake = np.full(n, np.inf)              # coverage
+    nearest_fake = np.full(n, np.inf)              # coverage (squared, unclamped)
     for lo in range(0, m, chunk_size):
         hi = min(m, lo + chunk_size)
         # (fake block, real); prdc computes pairwise(real, fake), so real norms are added first.
-        d = np.sqrt(_block_distances(y[lo:hi], y_sq[lo:hi], x, x_sq, rows_first=False))
-        inside = d < r_real[None, :]
-        fake_in_real_balls += int(inside.any(axis=1).sum())
-        ball_memberships += int(inside.sum())
-        real_in_fake_balls |= (d < r_fake[lo:hi, None]).any(axis=0)
+        d = _block_sq_distances(y_m2[lo:hi], y_sq[lo:hi], x, x_sq, rows_first=False)
+        balls_per_fake = np.count_nonzero(d < t_real[None, :], axis=1)
+        fake_in_real_balls += int(np.count_nonzero(balls_per_fake))
+        ball_memberships += int(balls_per_fake.sum())
+        real_in_fake_balls |= (d < t_fake[lo:hi, None]).any(axis=0)
         np.minimum(nearest_fake, d.min(axis=0), out=nearest_fake)
     return {
         "precision": fake_in_real_balls / m,
         "recall": float(real_in_fake_balls.mean()),
         "density": ball_memberships / (k * m),
-        "coverage": float((nearest_fake < r_real).mean()),
+        "coverage": float((nearest_fake < t_real).mean()),
     }

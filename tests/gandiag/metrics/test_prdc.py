@@ -52,3 +52,18 @@ def test_bad_inputs():
         prdc(np.full((10, 3), np.inf), x)
     with pytest.raises(GandiagError, match=r"prdc\(chunk_size\): must be >= 1"):
         prdc(x, x, k=2, chunk_size=0)
+
+
+def test_squared_thresholds_reproduce_sqrt_comparisons():
+    from gandiag.metrics.prdc import sqrt_less_threshold
+
+    rng = np.random.default_rng(9)
+    radii = np.concatenate([[0.0, 1.0, 2.0], rng.uniform(0, 10, size=2000)])
+    t = sqrt_less_threshold(radii)
+    # Probe values a few ulps around r^2 (and below 0): squared comparison == sqrt comparison.
+    for steps in range(-3, 4):
+        v = radii * radii
+        for _ in range(abs(steps)):
+            v = np.nextafter(v, np.inf if steps > 0 else -np.inf)
+        np.testing.assert_array_equal(v < t, np.sqrt(np.maximum(v, 0.0)) < radii)
+    assert not (np.array([-1.0, 0.0]) < t[0]).any()
