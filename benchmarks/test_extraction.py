@@ -14,6 +14,8 @@ Groups (speed-up = peer median / gandiag median, printed at the end):
   into the convolutions, channels-last memory layout: its defaults). Features are
   asserted equal to 1e-5 first. gandiag with ``channels_last=False`` is reported as an
   extra line (``gandiag-contiguous``) to show where the speed comes from.
+* ``inception-64x28-cpu-interleaved``: the same two extractions alternated for 3 rounds
+  (order swapped each round), medians compared: robust to load swings on shared cores.
 * ``mnist-classifier-2000-cpu``: the shipped MNIST CNN over the 2,000 embedded test
   digits (no peer: absolute numbers only, for the timing documentation).
 """
@@ -104,3 +106,18 @@ def test_mnist_classifier_timing(speedups):
     speedups.record("mnist-classifier-2000-cpu", "images_per_s", rep.images_per_s)
     speedups.record("mnist-classifier-2000-cpu", "p50_ms_per_500", rep.latency_ms["p50"])
     assert rep.images_per_s > 0
+
+
+def test_interleaved_ratio(ours, peer, images, speedups):
+    """Alternate the two sides (order swapped each round) so load swings on the shared cores hit both."""
+    import time
+
+    group = "inception-64x28-cpu-interleaved"
+    ours.extract(images[:BATCH], batch_size=BATCH)
+    _peer_extract(peer, images[:BATCH])
+    sides = {"gandiag": lambda: ours.extract(images, batch_size=BATCH), "peer": lambda: _peer_extract(peer, images)}
+    for r in range(3):
+        for side in (("gandiag", "peer") if r % 2 == 0 else ("peer", "gandiag")):
+            start = time.perf_counter()
+            sides[side]()
+            speedups.record(group, side, time.perf_counter() - start)

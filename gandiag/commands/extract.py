@@ -23,7 +23,8 @@ cache ($TORCH_HOME/hub/checkpoints), or --allow-download (sha256-checked). --pro
 resize: pytorch-fid (default), clean (clean-fid) or torch-fidelity.
 
 --timed reports images/s, batch latency p50/p90/p99 and peak memory; with --amp, --channels-last
-or --compile it also reports how far the features move from float32.
+or --compile it also reports how far the features move from float32 (inception-v3-fid runs
+channels-last by default; --no-channels-last turns it off).
 
 Under torchrun the work is sharded across processes (gloo on CPU, nccl on GPU); rank 0 writes.
 
