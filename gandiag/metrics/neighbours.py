@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ._checks import as_matrix, check_int, sq_norms
+from ._parallel import map_blocks
 
 METRICS = ("l2", "cosine")
 
@@ -91,30 +92,35 @@ def _blocked_topk(qry: np.ndarray, ref: np.ndarray, k: int, chunk_size: int, dty
     """
     n_q, n_ref = qry.shape[0], ref.shape[0]
     q = np.asarray(qry, dtype=dtype)
-    best_idx = np.zeros((n_q, 0), dtype=np.int64)
-    best_val = np.zeros((n_q, 0), dtype=dtype)
-    max_ref_sq = 0.0
-    for r_lo in range(0, n_ref, _REF_BLOCK):
+
+    def block(r_lo: int):
         r_hi = min(n_ref, r_lo + _REF_BLOCK)
         ref_block = np.asarray(ref[r_lo:r_hi], dtype=dtype)
         # Norms in the working dtype: their float32 rounding is inside the screening bound.
         block_sq = sq_norms(ref_block)
-        max_ref_sq = max(max_ref_sq, float(block_sq.max()))
         k_block = min(k, r_hi - r_lo)
         new_idx = np.empty((n_q, k_block), dtype=np.int64)
         new_val = np.empty((n_q, k_block), dtype=dtype)
         for lo in range(0, n_q, chunk_size):
             hi = min(n_q, lo + chunk_size)
-            block = q[lo:hi] @ ref_block.T
+            scores = q[lo:hi] @ ref_block.T
             if negate:
-                np.negative(block, out=block)
+                np.negative(scores, out=scores)
             else:
                 # Rank by |r|^2 - 2 q.r: |q|^2 is constant per query and added for the winners only.
-                block *= -2.0
-                block += block_sq[None, :]
-            idx, val = smallest_k(block, k_block)
+                scores *= -2.0
+                scores += block_sq[None, :]
+            idx, val = smallest_k(scores, k_block)
             new_idx[lo:hi] = idx + r_lo
             new_val[lo:hi] = val
+        return new_idx, new_val, float(block_sq.max())
+
+    best_idx = np.zeros((n_q, 0), dtype=np.int64)
+    best_val = np.zeros((n_q, 0), dtype=dtype)
+    max_ref_sq = 0.0
+    # Reference blocks run one per core; merging in block order keeps exact ties on the lower index.
+    for new_idx, new_val, block_max in map_blocks(block, range(0, n_ref, _REF_BLOCK)):
+        max_ref_sq = max(max_ref_sq, block_max)
         merged_idx = np.concatenate([best_idx, new_idx], axis=1)
         merged_val = np.concatenate([best_val, new_val], axis=1)
         pos, best_val = smallest_k(merged_val, min(k, merged_idx.shape[1]))

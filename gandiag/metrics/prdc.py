@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ._checks import as_matrix, check_int, default_chunk_rows, sq_norms
+from ._parallel import map_blocks
 from .neighbours import smallest_k
 
 
@@ -72,13 +73,17 @@ def kth_neighbour_radii(x: np.ndarray, k: int, chunk_size: int) -> np.ndarray:
     x_sq = sq_norms(x)
     x_m2 = -2.0 * x
     radii = np.empty(n, dtype=np.float64)
-    for lo in range(0, n, chunk_size):
+
+    def block(lo: int) -> None:
         hi = min(n, lo + chunk_size)
         d = _block_sq_distances(x_m2[lo:hi], x_sq[lo:hi], x, x_sq)
         # prdc takes the (k+1)-th smallest distance with the point itself (distance 0) counted;
         # excluding the point (inf) and taking the k-th smallest gives the same value.
         d[np.arange(hi - lo), np.arange(lo, hi)] = np.inf
         radii[lo:hi] = smallest_k(d, k)[1][:, k - 1]
+
+    for _ in map_blocks(block, range(0, n, chunk_size)):
+        pass
     # Clamping at 0 commutes with taking the k-th smallest (monotone), so clamp only here.
     return np.sqrt(np.maximum(radii, 0.0))
 
@@ -89,9 +94,10 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     Args:
         real: real features (N, D); fake: generated features (M, D).
         k: nearest-neighbour k of the radii (Naeem et al. use 5).
-        chunk_size: rows per distance block; default keeps each float64 block near 64 MiB.
-            Peak extra memory ~ 2 * chunk_size * max(N, M) * 8 bytes (block and boolean
-            masks) plus O(N + M) vectors -- independent of N * M.
+        chunk_size: rows per distance block; default keeps each float64 block near 32 MiB.
+            Blocks run one per core (threads). Peak extra memory ~ cores * 2 * chunk_size *
+            max(N, M) * 8 bytes (blocks and boolean masks) plus O(N + M) vectors per
+            finished block -- independent of N * M.
 
     Returns:
         ``{"precision", "recall", "density", "coverage"}`` as floats; density can exceed 1.
@@ -102,9 +108,9 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     k = check_int(k, "prdc(k)", minimum=1, maximum=min(n, m) - 1,
                   hint=f" (k must be smaller than both sample counts: real {n}, fake {m})")
     if chunk_size is None:
-        # ~64 MiB blocks: small enough that the element-wise passes run from cache
-        # (measured 2x faster than 256 MiB blocks at 10k x 10k), large enough for BLAS.
-        chunk_size = max(64, default_chunk_rows(max(n, m), budget_bytes=64 << 20))
+        # ~32 MiB blocks (one per core in flight): the element-wise passes run largely from
+        # cache (measured 2x faster than 256 MiB blocks at 10k x 10k), large enough for BLAS.
+        chunk_size = max(64, default_chunk_rows(max(n, m), budget_bytes=32 << 20))
     chunk_size = check_int(chunk_size, "prdc(chunk_size)", minimum=1)
 
     r_real = kth_neighbour_radii(x, k, chunk_size)
@@ -117,15 +123,20 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
     ball_memberships = 0        # density numerator
     real_in_fake_balls = np.zeros(n, dtype=bool)   # recall
     nearest_fake = np.full(n, np.inf)              # coverage (squared, unclamped)
-    for lo in range(0, m, chunk_size):
+
+    def block(lo: int):
         hi = min(m, lo + chunk_size)
         # (fake block, real); prdc computes pairwise(real, fake), so real norms are added first.
         d = _block_sq_distances(y_m2[lo:hi], y_sq[lo:hi], x, x_sq, rows_first=False)
         balls_per_fake = np.count_nonzero(d < t_real[None, :], axis=1)
-        fake_in_real_balls += int(np.count_nonzero(balls_per_fake))
-        ball_memberships += int(balls_per_fake.sum())
-        real_in_fake_balls |= (d < t_fake[lo:hi, None]).any(axis=0)
-        np.minimum(nearest_fake, d.min(axis=0), out=nearest_fake)
+        return (int(np.count_nonzero(balls_per_fake)), int(balls_per_fake.sum()),
+                (d < t_fake[lo:hi, None]).any(axis=0), d.min(axis=0))
+
+    for in_balls, memberships, recalled, nearest in map_blocks(block, range(0, m, chunk_size)):
+        fake_in_real_balls += in_balls
+        ball_memberships += memberships
+        real_in_fake_balls |= recalled
+        np.minimum(nearest_fake, nearest, out=nearest_fake)
     return {
         "precision": fake_in_real_balls / m,
         "recall": float(real_in_fake_balls.mean()),
