@@ -40,7 +40,7 @@ class TrainConfig:
     g_depth: int = 2               # mlp only: hidden layers of G
     d_depth: int = 2               # mlp only: hidden layers of D
     conditional: bool = False      # cGAN (Mirza & Osindero 2014): label to G and D
-    batchnorm: bool = True         # dcgan: BatchNorm in G and in D's hidden convs
+    batchnorm: bool = True         # BatchNorm in G (dcgan, mlp) and in dcgan D's hidden convs
     d_dropout: bool = True         # gan2014: dropout in D (input keep 0.8, hidden keep 0.5)
     # --- data ------------------------------------------------------------------------
     dataset: str = "mnist-subset"  # embedded 8000-digit train split; stacked-mnist = 3 digits as RGB 32x32
@@ -222,20 +222,21 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
         {"conditional": True},
     ),
     "unrolled-mnist": (
-        "Metz et al. 2017 unrolled GAN (5 look-ahead D steps) with small MLPs",
+        "Metz et al. 2017 unrolled GAN (5 look-ahead D steps) with small MLPs (BatchNorm in G)",
         {"arch": "mlp", "g_width": 256, "d_width": 256, "unroll_steps": 5, "g_lr": 1e-3, "d_lr": 1e-3,
-         "batch_size": 64, "steps": 1500, "batchnorm": False},
+         "batch_size": 64, "steps": 1500},
     ),
     "collapse": (
         "reliably mode-collapses: small MLPs, G learning rate 10x D's, so G outruns D and hops between "
         "a few digits instead of covering all ten",
         {"arch": "mlp", "z_dim": 8, "g_width": 256, "d_width": 256, "g_lr": 2e-3, "d_lr": 2e-4,
-         "steps": 900, "sample_every": 300, "monitor_every": 300, "checkpoint_every": 300},
+         "batchnorm": False, "steps": 900, "sample_every": 300, "monitor_every": 300, "checkpoint_every": 300},
     ),
     "memorize": (
         "memorizes: an MLP GAN trained on 32 digits copies training images pixel for pixel (only a "
         "few of them: copying together with collapse); find it with nearest-neighbour diagnostics",
-        {"arch": "mlp", "g_width": 512, "d_width": 256, "train_size": 32, "batch_size": 32, "g_lr": 1e-3,
+        {"arch": "mlp", "g_width": 512, "d_width": 256, "batchnorm": False, "train_size": 32, "batch_size": 32,
+         "g_lr": 1e-3,
          "d_lr": 1e-3, "steps": 3000, "sample_every": 500, "checkpoint_every": 1000, "monitor_every": 500},
     ),
 }

@@ -19,7 +19,8 @@ Architectures:
 * ``dcgan`` — Radford et al. 2016 sized for 28x28 (2 strided (transposed) convolutions,
   7 -> 14 -> 28) or 32x32 (3, 4 -> 8 -> 16 -> 32); BatchNorm, ReLU/LeakyReLU(0.2), tanh
   output, weights ~ N(0, 0.02).
-* ``mlp`` — small ReLU/LeakyReLU MLPs with sigmoid output (unrolled GAN, collapse preset).
+* ``mlp`` — small MLPs: G ``(Linear, [BatchNorm,] ReLU) x depth -> sigmoid``, D
+  ``(Linear, LeakyReLU(0.2)) x depth -> Linear`` (unrolled GAN, collapse and memorize presets).
 
 Conditioning (cGAN, Mirza & Osindero 2014): the one-hot label is concatenated to ``z``; D
 gets it concatenated to its flattened input (MLPs) or as ``num_classes`` constant one-hot
@@ -61,13 +62,14 @@ class Maxout(nn.Module):
 class MLPGenerator(nn.Module):
     """``z [+ one-hot y] -> (Linear, ReLU) x depth -> Linear -> sigmoid`` reshaped to (1, 28, 28)."""
 
-    def __init__(self, z_dim: int, hidden: Tuple[int, ...], num_classes: int = 0, image_side: int = 28):
+    def __init__(self, z_dim: int, hidden: Tuple[int, ...], num_classes: int = 0, image_side: int = 28,
+                 batchnorm: bool = False):
         super().__init__()
         self.num_classes = num_classes
         self.image_side = image_side
         layers, width = [], z_dim + num_classes
         for units in hidden:
-            layers += [nn.Linear(width, units), nn.ReLU()]
+            layers += [nn.Linear(width, units), nn.BatchNorm1d(units) if batchnorm else nn.Identity(), nn.ReLU()]
             width = units
         self.body = nn.Sequential(*layers)
         self.out = nn.Linear(width, image_side * image_side)
@@ -182,7 +184,7 @@ def build_generator(config: TrainConfig) -> nn.Module:
                 nn.init.zeros_(module.bias)
         return g
     if config.arch == "mlp":
-        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes)
+        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm)
     g = DCGANGenerator(config.z_dim, config.g_width, config.channels, config.image_size, classes, config.batchnorm)
     _dcgan_init(g)
     return g
