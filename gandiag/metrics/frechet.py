@@ -49,12 +49,17 @@ def _as_covariance(sigma, name: str, dim: int) -> Tuple[np.ndarray, float]:
     if not np.isfinite(s).all():
         raise GandiagError(f"{name}: contains NaN or Inf; recompute the statistics")
     scale = float(np.abs(s).max()) if s.size else 0.0
-    asym = float(np.abs(s - s.T).max()) if s.size else 0.0
+    tmp = np.subtract(s, s.T)
+    asym = float(np.abs(tmp, out=tmp).max()) if s.size else 0.0
     if asym > 1e3 * tol * max(scale, np.finfo(np.float64).tiny):
         raise GandiagError(f"{name}: is not symmetric (max |S - S^T| = {asym:.3g}); pass a covariance matrix")
     if (np.diagonal(s) < -tol * max(scale, np.finfo(np.float64).tiny)).any():
         raise GandiagError(f"{name}: has negative variances on the diagonal; it is not a covariance matrix")
-    return (s + s.T) * 0.5, tol
+    if asym == 0.0:
+        return s, tol
+    sym = np.add(s, s.T)
+    sym *= 0.5
+    return sym, tol
 
 
 def _check_spectrum(w: np.ndarray, name: str, tol: float, what: str) -> np.ndarray:
@@ -120,28 +125,36 @@ def _eigvalsh(a: np.ndarray) -> np.ndarray:
         return torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(a))).numpy()
 
 
-def psd_factor(sigma: np.ndarray, name: str, tol: float) -> np.ndarray:
-    """Return L with ``L @ L.T == sigma`` for a symmetric PSD ``sigma`` (D, D).
+def psd_factor(sigma: np.ndarray, name: str, tol: float) -> Tuple[np.ndarray, bool]:
+    """Return (L, lower_triangular) with ``L @ L.T == sigma`` for a symmetric PSD ``sigma`` (D, D).
 
-    Cholesky when it succeeds, otherwise ``V diag(sqrt(w))`` from ``eigh``
+    Cholesky (triangular) when it succeeds, otherwise ``V diag(sqrt(w))`` from ``eigh``
     (singular covariances, N < D). Raises if sigma is clearly not PSD.
     """
     factor = _cholesky(sigma)
     if factor is not None:
-        return factor
+        return factor, True
     w, v = _eigh(sigma)
     w = _check_spectrum(w, name, tol, "it")
-    return v * np.sqrt(w)
+    return v * np.sqrt(w), False
 
 
-def trace_sqrt_product(factor1: np.ndarray, sigma2: np.ndarray, name2: str, tol: float) -> float:
-    """``Tr((S1 S2)^{1/2})`` given ``S1 = factor1 @ factor1.T``; checks S2 in passing.
+def trace_sqrt_product(factor1: Tuple[np.ndarray, bool], sigma2: np.ndarray, name2: str, tol: float) -> float:
+    """``Tr((S1 S2)^{1/2})`` given ``factor1 = psd_factor(S1)``; checks S2 in passing.
 
     By Sylvester's law of inertia ``L^T S2 L`` has as many negative eigenvalues
     as S2 when L is invertible, so a non-PSD S2 shows up here.
     """
-    m = factor1.T @ sigma2 @ factor1
-    w = _eigvalsh((m + m.T) * 0.5)
+    lower, triangular = factor1
+    if triangular:
+        # Triangular products (BLAS trmm) cost half a general product each.
+        from scipy.linalg import blas
+
+        m = blas.dtrmm(1.0, lower, blas.dtrmm(1.0, lower, sigma2, side=1, lower=1), side=0, lower=1, trans_a=1)
+    else:
+        m = lower.T @ sigma2 @ lower
+    # The eigen-solver reads one triangle of m (symmetric up to rounding).
+    w = _eigvalsh(m)
     w = _check_spectrum(w, name2, tol, "L^T sigma2 L")
     return float(np.sqrt(w).sum())
 
