@@ -16,7 +16,7 @@ never shows (q_c = 0 < p_c).
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 

@@ -22,7 +22,6 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from ..errors import GandiagError
 from ._checks import as_matrix, check_int, default_chunk_rows, sq_norms
 from ._parallel import map_blocks
 from .neighbours import smallest_k
