@@ -1,17 +1,11 @@
-"""Fixtures for the human-study tests: small kits, synthetic answers, headless Chromium."""
+"""Fixtures for the human-study tests: small kits, synthetic answers (the browser fixture is in tests/conftest.py)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-# GANDIAG_TEST_CHROMIUM only exists to check the skip/fail logic below; CI uses the Debian path.
-CHROMIUM = os.environ.get("GANDIAG_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 
 @pytest.fixture(scope="session")
@@ -80,27 +74,3 @@ def page_json(design, participant, answer, path, *, drop=()):
     text += '  "trials": [\n' + ",\n".join("    " + json.dumps(r) for r in rows) + "\n  ]\n}\n"
     Path(path).write_text(text)
     return Path(path)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium via playwright; never downloads a browser.
-
-    Missing /usr/bin/chromium skips the browser tests locally but fails under CI
-    (env CI set), so CI can never pass by silently skipping them.
-    """
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} not found (apt-get install chromium); browser tests cannot run"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is a test dependency
-        if os.environ.get("CI"):
-            pytest.fail(f"playwright is not installed: {exc}")
-        pytest.skip(f"playwright is not installed: {exc}")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()

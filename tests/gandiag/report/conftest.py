@@ -1,15 +1,11 @@
-"""Fixtures for the report tests: one small real evaluation, synthetic metric dicts, headless Chromium."""
+"""Fixtures for the report tests: one small real evaluation, synthetic metric dicts (browser: tests/conftest.py)."""
 from __future__ import annotations
 
 import copy
-import os
 
 import numpy as np
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 EVIL = "<script>alert('x')</script> & \"quoted\""
 
 
@@ -122,27 +118,3 @@ def diagnosis():
     return {"checkpoints": rows, "verdict": verdict(summaries), "reference_fractions": [0.1] * 10,
             "num_samples_per_checkpoint": 200,
             "provenance": {"gandiag_version": "test", "seed": 0, "reference": {"spec": EVIL}}}
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium via playwright; never downloads a browser.
-
-    Missing /usr/bin/chromium skips locally but fails under CI (env CI set), so CI can
-    never pass by silently skipping the browser tests.
-    """
-    if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} not found (apt-get install chromium); browser tests cannot run"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:  # pragma: no cover - playwright is a test dependency
-        if os.environ.get("CI"):
-            pytest.fail(f"playwright is not installed: {exc}")
-        pytest.skip(f"playwright is not installed: {exc}")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
