@@ -1,14 +1,41 @@
 """gandiag: how good is your GAN really?
 
-Public API (pure functions over arrays; see docs/):
+Public API (loaded lazily, so ``import gandiag`` stays light):
 
-* images: :func:`gandiag.images.to_canonical` - the one image format (float32 NCHW in [0, 1]).
-* data: :func:`gandiag.data.load_images`, :func:`gandiag.data.load_mnist_subset`.
-* metrics: :mod:`gandiag.metrics` (FID, FID-inf, IS, KID, PRDC, Parzen, neighbours, modes).
-* errors: :class:`GandiagError`, the one exception type for user mistakes.
+* :func:`evaluate`, :class:`EvaluateOptions` - every metric of a sample set against real data.
+* :func:`load_source` - images from folders, arrays, TorchScript / ``.pt2`` / callables / checkpoints.
+* :func:`load_images`, :func:`load_mnist_subset` - real data, including the embedded MNIST subset.
+* :func:`to_canonical` - the one image format (float32 NCHW in [0, 1]).
+* :func:`get_extractor` - feature extractors (InceptionV3-FID, the shipped MNIST classifier, pixels).
+* :mod:`gandiag.metrics` - FID, FID-inf, IS, KID, PRDC, Parzen, neighbours, mode coverage.
+* :func:`diagnose` - mode collapse across checkpoints.
+* :class:`GandiagError` - the one exception type for user mistakes.
 """
 __version__ = "0.1.0"
 
 from .errors import GandiagError  # noqa: E402
 
-__all__ = ["GandiagError", "__version__"]
+_LAZY = {
+    "evaluate": ("gandiag.evaluation", "evaluate"),
+    "EvaluateOptions": ("gandiag.evaluation", "EvaluateOptions"),
+    "load_source": ("gandiag.sources", "load_source"),
+    "load_images": ("gandiag.data", "load_images"),
+    "load_mnist_subset": ("gandiag.data", "load_mnist_subset"),
+    "ImageSet": ("gandiag.data", "ImageSet"),
+    "to_canonical": ("gandiag.images", "to_canonical"),
+    "get_extractor": ("gandiag.features", "get_extractor"),
+    "diagnose": ("gandiag.diagnostics.run", "diagnose"),
+    "metrics": ("gandiag.metrics", None),
+}
+
+__all__ = ["GandiagError", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gandiag' has no attribute {name!r}")
+    import importlib
+
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return module if attr is None else getattr(module, attr)

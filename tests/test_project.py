@@ -44,3 +44,12 @@ def test_version_and_no_command(capsys):
 def test_console_script_runs_as_module():
     out = subprocess.run([sys.executable, "-m", "gandiag", "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "evaluate" in out.stdout
+
+
+def test_top_level_lazy_api():
+    import gandiag
+
+    assert gandiag.evaluate.__module__ == "gandiag.evaluation"
+    assert callable(gandiag.metrics.frechet_distance)
+    with pytest.raises(AttributeError):
+        gandiag.not_a_thing
