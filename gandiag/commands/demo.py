@@ -31,7 +31,7 @@ examples:
 
 # checkpoint intervals give diagnose 5-6 checkpoints per run; human-kit trials must be a
 # multiple of 2 x 3 exposures.
-FULL = {"dcgan_steps": 1500, "dcgan_every": 250, "collapse_steps": 600, "collapse_every": 100,
+FULL = {"dcgan_steps": 2000, "dcgan_every": 400, "collapse_steps": 600, "collapse_every": 100,
         "samples": 5000, "diag_samples": 1000, "trials": 72}
 FAST = {"dcgan_steps": 300, "dcgan_every": 60, "collapse_steps": 200, "collapse_every": 40,
         "samples": 1000, "diag_samples": 500, "trials": 36}
