@@ -100,65 +100,45 @@ def register_evaluation(name: str, key: str, description: str):
 
 
 # --------------------------------------------------------------------------------------------
-class _Context:
-    """Lazily computed, memoised inputs shared by the steps of one evaluation."""
+HELDOUT_METRICS = ("parzen", "neighbours")
 
-    def __init__(self, fake: ImageSet, options: EvaluateOptions, heldout: Optional[ImageSet] = None):
+
+class Reference:
+    """The real-data side of evaluations: reference and held-out images, extractors, their features.
+
+    Built once and shared by every evaluation against the same data: ``diagnose`` scores
+    each checkpoint against one ``Reference``, so reference features, held-out distances
+    and extractor weights are loaded or computed once, not once per checkpoint.
+
+    Held-out data is resolved up front, and only when a chosen metric needs it (Parzen,
+    neighbours): ``options.heldout``, else ``mnist-subset:test`` for the embedded subset,
+    else a seeded 20 % of the reference (which then keeps the other 80 % for every metric,
+    so all metrics of one evaluation see the same reference rows).
+    """
+
+    def __init__(self, options: EvaluateOptions = EvaluateOptions(), *, heldout: Optional[ImageSet] = None):
         self.o = options
-        self.fake = fake
-        self.ref = load_images(options.ref)
-        self.mnist_like = tuple(self.ref.shape) == MNIST_SHAPE
-        self._heldout: Optional[ImageSet] = heldout
-        if heldout is not None:
-            self._check_heldout()
-        self._feats: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
-        self._extractors: Dict[str, object] = {}
-        self.arrays: Dict[str, np.ndarray] = {}
-        self.extractor_provenance: Dict[str, Dict[str, object]] = {}
-
-    # data --------------------------------------------------------------------------
-    @property
-    def heldout(self) -> ImageSet:
-        if self._heldout is None:
-            spec = self.o.heldout
-            if spec is None and self.o.ref in ("mnist-subset", "mnist-subset:train"):
+        ref = load_images(options.ref)
+        self.mnist_like = tuple(ref.shape) == MNIST_SHAPE
+        self.metrics = resolve_metrics(options.metrics, self.mnist_like)
+        if heldout is None and any(m in HELDOUT_METRICS for m in self.metrics):
+            spec = options.heldout
+            if spec is None and options.ref in ("mnist-subset", "mnist-subset:train"):
                 spec = "mnist-subset:test"
             if spec is not None:
-                self._heldout = load_images(spec)
-            else:  # hold out a seeded 20 % of the reference, and train-side metrics use the rest
-                rng = np.random.default_rng(self.o.seed)
-                order = rng.permutation(len(self.ref))
-                cut = max(20, len(self.ref) // 5)
-                self._heldout = self.ref.subset(np.sort(order[:cut]), f"{self.ref.source}[held-out 20%]")
-                self.ref = self.ref.subset(np.sort(order[cut:]), f"{self.ref.source}[80%]")
-                self._feats = {k: v for k, v in self._feats.items() if k[1] != "ref"}
-            self._check_heldout()
-        return self._heldout
-
-    def _check_heldout(self) -> None:
-        held = self._heldout
-        if tuple(held.shape) != tuple(self.ref.shape):
-            raise GandiagError(f"held-out images are {held.shape}, reference images {self.ref.shape}")
-        # Held-out rows that are also among the samples make Parzen and the copy baseline meaningless
-        # (e.g. scoring the test split with the test split as held-out data).
-        seen = {row.tobytes() for row in self.fake.images.reshape(len(self.fake), -1)}
-        shared = sum(row.tobytes() in seen for row in held.images.reshape(len(held), -1))
-        if shared > 0.01 * len(held):
-            raise GandiagError(
-                f"{shared} of the {len(held)} held-out images ({held.source}) are also among the evaluated "
-                "images; held-out data must be disjoint from them: pass another --heldout"
-            )
-
-    def require_same_shape(self, what: str) -> None:
-        if tuple(self.fake.shape) != tuple(self.ref.shape):
-            raise GandiagError(
-                f"{what} compares pixels, but generated images are {'x'.join(map(str, self.fake.shape))} and the "
-                f"reference ({self.o.ref}) is {'x'.join(map(str, self.ref.shape))}; pass a matching --ref"
-            )
-
-    # features ------------------------------------------------------------------------
-    def default_extractor(self) -> str:
-        return self.o.extractor or ("mnist-classifier" if self.mnist_like else "inception-v3-fid")
+                heldout = load_images(spec)
+            else:
+                order = np.random.default_rng(options.seed).permutation(len(ref))
+                cut = max(20, len(ref) // 5)
+                heldout = ref.subset(np.sort(order[:cut]), f"{ref.source}[held-out 20%]")
+                ref = ref.subset(np.sort(order[cut:]), f"{ref.source}[80%]")
+        if heldout is not None and tuple(heldout.shape) != tuple(ref.shape):
+            raise GandiagError(f"held-out images are {heldout.shape}, reference images {ref.shape}")
+        self.ref, self.heldout = ref, heldout
+        self._extractors: Dict[str, object] = {}
+        self._feats: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
+        self._memo: Dict[object, object] = {}
+        self.extractor_provenance: Dict[str, Dict[str, object]] = {}
 
     def extractor(self, name: str):
         if name not in self._extractors:
@@ -170,25 +150,87 @@ class _Context:
             self.extractor_provenance[name] = ext.provenance()
         return self._extractors[name]
 
-    def features(self, name: str, which: str, output: str = "features") -> np.ndarray:
-        if which == "heldout":
-            _ = self.heldout  # may re-split ref, so resolve it before ref features are cached
+    def features(self, name: str, which: str) -> Dict[str, np.ndarray]:
+        """Features (and logits) of ``which`` in ("ref", "heldout"), through the on-disk cache."""
         key = (name, which)
         if key not in self._feats:
+            from .features.cache import cached_features
+
+            data = self.ref if which == "ref" else self.require_heldout()
             ext = self.extractor(name)
             outputs = ("features", "logits") if getattr(ext, "num_classes", None) else ("features",)
-            data = {"fake": self.fake, "ref": self.ref, "heldout": self.heldout if which == "heldout" else None}[which]
-            if which == "fake":
-                self._feats[key] = ext.extract(data.images, batch_size=self.o.batch_size, outputs=outputs)
-            else:
-                from .features.cache import cached_features
+            self._feats[key] = cached_features(data, ext, outputs=outputs, cache_dir=self.o.cache_dir,
+                                               batch_size=self.o.batch_size)
+        return self._feats[key]
 
-                self._feats[key] = cached_features(data, ext, outputs=outputs, cache_dir=self.o.cache_dir,
-                                                   batch_size=self.o.batch_size)
-        feats = self._feats[key]
+    def memo(self, key, compute: Callable[[], object]):
+        """A quantity derived from the real data only (reference statistics, held-out distances)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def require_heldout(self) -> ImageSet:
+        if self.heldout is None:
+            raise GandiagError("this metric needs held-out real images; pass --heldout (or include parzen or "
+                               "neighbours in the metrics this reference was built for)")
+        return self.heldout
+
+
+class _Context:
+    """One evaluation: the generated images, their features, and the shared :class:`Reference`."""
+
+    def __init__(self, fake: ImageSet, reference: Reference):
+        self.o = reference.o
+        self.r = reference
+        self.fake = fake
+        self.ref = reference.ref
+        self.mnist_like = reference.mnist_like
+        self._fake_feats: Dict[str, Dict[str, np.ndarray]] = {}
+        self.used_extractors: set = set()
+        self.arrays: Dict[str, np.ndarray] = {}
+
+    @property
+    def heldout(self) -> ImageSet:
+        held = self.r.require_heldout()
+        # Held-out rows that are also among the samples make Parzen and the copy baseline meaningless
+        # (e.g. scoring the test split with the test split as held-out data).
+        seen = {row.tobytes() for row in self.fake.images.reshape(len(self.fake), -1)}
+        shared = sum(row.tobytes() in seen for row in held.images.reshape(len(held), -1))
+        if shared > 0.01 * len(held):
+            raise GandiagError(
+                f"{shared} of the {len(held)} held-out images ({held.source}) are also among the evaluated "
+                "images; held-out data must be disjoint from them: pass another --heldout"
+            )
+        return held
+
+    def require_same_shape(self, what: str) -> None:
+        if tuple(self.fake.shape) != tuple(self.ref.shape):
+            raise GandiagError(
+                f"{what} compares pixels, but generated images are {'x'.join(map(str, self.fake.shape))} and the "
+                f"reference ({self.o.ref}) is {'x'.join(map(str, self.ref.shape))}; pass a matching --ref"
+            )
+
+    def default_extractor(self) -> str:
+        return self.o.extractor or ("mnist-classifier" if self.mnist_like else "inception-v3-fid")
+
+    def features(self, name: str, which: str, output: str = "features") -> np.ndarray:
+        self.used_extractors.add(name)
+        if which == "fake":
+            if name not in self._fake_feats:
+                ext = self.r.extractor(name)
+                outputs = ("features", "logits") if getattr(ext, "num_classes", None) else ("features",)
+                self._fake_feats[name] = ext.extract(self.fake.images, batch_size=self.o.batch_size, outputs=outputs)
+            feats = self._fake_feats[name]
+        else:
+            feats = self.r.features(name, which)
         if output not in feats:
             raise GandiagError(f"extractor {name!r} has no {output!r} output (needed for this metric)")
         return np.asarray(feats[output])
+
+    def ref_stats(self, name: str):
+        from .metrics import FeatureStats
+
+        return self.r.memo(("stats", name), lambda: FeatureStats.from_features(self.features(name, "ref")))
 
     def mnist_classifier(self) -> str:
         if tuple(self.fake.shape) != MNIST_SHAPE:
@@ -203,7 +245,7 @@ def _fid_with_ci(ctx: _Context, extractor: str) -> Dict[str, object]:
     from .metrics import FeatureStats, frechet_distance
 
     fake = ctx.features(extractor, "fake").astype(np.float64)
-    ref = FeatureStats.from_features(ctx.features(extractor, "ref"))
+    ref = ctx.ref_stats(extractor)
     mu_r, sigma_r = ref.mean, ref.cov
     fake_stats = FeatureStats.from_features(fake)
     value = frechet_distance(fake_stats.mean, fake_stats.cov, mu_r, sigma_r)
@@ -266,10 +308,10 @@ def _kid(ctx: _Context):
 
 @register_evaluation("fid-inf", "fid_inf", "FID extrapolated to infinitely many samples (Chong & Forsyth 2020)")
 def _fid_inf(ctx: _Context):
-    from .metrics import FeatureStats, fid_infinity
+    from .metrics import fid_infinity
 
     name = ctx.default_extractor()
-    ref = FeatureStats.from_features(ctx.features(name, "ref"))
+    ref = ctx.ref_stats(name)
     out = fid_infinity(ctx.features(name, "fake"), ref.mean, ref.cov, seed=ctx.o.seed)
     return {**out, "extractor": name}
 
@@ -322,8 +364,8 @@ def _neighbours(ctx: _Context):
     train = flatten(ctx.ref.images)
     k = ctx.o.neighbours_k
     idx, dist = nearest_neighbours(flatten(ctx.fake.images), train, k=k)
-    _, d_test = nearest_neighbours(flatten(held.images), train, k=1)
-    score = copy_score(dist[:, 0], d_test[:, 0])
+    d_test = ctx.r.memo("heldout-to-train", lambda: nearest_neighbours(flatten(held.images), train, k=1)[1][:, 0])
+    score = copy_score(dist[:, 0], d_test)
     q = min(ctx.o.neighbour_queries, len(ctx.fake))
     queries = np.random.default_rng(ctx.o.seed).choice(len(ctx.fake), q, replace=False)
     out = {**score, "k": k, "num_samples": len(ctx.fake), "num_train": len(train), "num_heldout": len(held),
@@ -373,16 +415,18 @@ def resolve_metrics(names: Optional[Sequence[str]], mnist_like: bool) -> List[st
     return out
 
 
-def evaluate(fake: ImageSet, options: EvaluateOptions = EvaluateOptions(), *,
+def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
              source_provenance: Optional[Dict[str, object]] = None,
-             heldout: Optional[ImageSet] = None) -> Evaluation:
+             heldout: Optional[ImageSet] = None, reference: Optional[Reference] = None) -> Evaluation:
     """Compute the chosen metrics of ``fake`` against ``options.ref``.
 
     Args:
         fake: generated images (see :func:`gandiag.sources.load_source`).
-        options: :class:`EvaluateOptions`.
+        options: :class:`EvaluateOptions` (default options when omitted; taken from
+            ``reference`` when one is given).
         source_provenance: what produced ``fake`` (spec, generator metadata), recorded as is.
         heldout: held-out real images, overriding ``options.heldout`` (must be disjoint from ``fake``).
+        reference: a :class:`Reference` to reuse across several evaluations (its options apply).
 
     Returns:
         :class:`Evaluation` whose ``metrics`` holds one top-level key per chosen metric
@@ -393,8 +437,13 @@ def evaluate(fake: ImageSet, options: EvaluateOptions = EvaluateOptions(), *,
 
     if not isinstance(fake, ImageSet):
         raise GandiagError("evaluate: expected an ImageSet; load sources with gandiag.sources.load_source")
-    ctx = _Context(fake, options, heldout)
-    names = resolve_metrics(options.metrics, ctx.mnist_like)
+    if reference is None:
+        reference = Reference(options or EvaluateOptions(), heldout=heldout)
+    elif (options is not None and options != reference.o) or heldout is not None:
+        raise GandiagError("evaluate: with reference=..., options and held-out data come from the Reference")
+    options = reference.o
+    ctx = _Context(fake, reference)
+    names = reference.metrics
     results: Dict[str, object] = {}
     timings: Dict[str, float] = {}
     from .progress import progress_bar
@@ -418,11 +467,11 @@ def evaluate(fake: ImageSet, options: EvaluateOptions = EvaluateOptions(), *,
         "source": source_provenance or {"description": fake.source},
         "reference": {"spec": options.ref, "description": ctx.ref.source, "num_images": len(ctx.ref),
                       "content_sha256": ctx.ref.content_hash()},
-        "heldout": ({"description": ctx._heldout.source, "num_images": len(ctx._heldout)}
-                    if ctx._heldout is not None else None),
+        "heldout": ({"description": reference.heldout.source, "num_images": len(reference.heldout)}
+                    if reference.heldout is not None else None),
         "num_generated": len(fake),
         "image_shape": list(fake.shape),
-        "extractors": ctx.extractor_provenance,
+        "extractors": {n: reference.extractor_provenance[n] for n in sorted(ctx.used_extractors)},
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(options).items()},
         "timings_s": timings,
     }
@@ -449,5 +498,6 @@ def _jsonable(obj):
     return obj
 
 
-__all__ = ["EvaluateOptions", "Evaluation", "EVALUATIONS", "evaluate", "register_evaluation", "resolve_metrics"]
+__all__ = ["EvaluateOptions", "Evaluation", "EVALUATIONS", "Reference", "evaluate", "register_evaluation",
+           "resolve_metrics"]
 

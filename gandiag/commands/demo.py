@@ -84,7 +84,7 @@ def run(args) -> int:
 
     from ..data import load_mnist_subset
     from ..diagnostics.run import diagnose
-    from ..evaluation import EvaluateOptions, evaluate
+    from ..evaluation import EvaluateOptions, Reference, evaluate
     from ..fileio import atomic_write_json
     from ..report import render_diagnosis_report, render_evaluation_report
     from ..sources import load_source
@@ -115,10 +115,11 @@ def run(args) -> int:
             "collapse": _train(out, "collapse", plan["collapse_steps"], plan["collapse_every"], args.seed, quiet)}
 
     print(f"[3/5] evaluating both generators on {plan['samples']} samples each")
+    reference = Reference(options)  # shared: real-data features and distances computed once
     for name, run_dir in runs.items():
         spec = str(run_dir / "export" / "generator.ts")
         fake = load_source(spec, num_samples=plan["samples"], seed=args.seed, progress=not quiet)
-        ev = evaluate(fake, options, source_provenance={"spec": spec, "kind": "generator"})
+        ev = evaluate(fake, source_provenance={"spec": spec, "kind": "generator"}, reference=reference)
         atomic_write_json(out / name / "metrics.json", ev.metrics)
         render_evaluation_report(ev, out / name / "report.html", title=f"gandiag evaluation: {name}")
         print(f"  {name}:")

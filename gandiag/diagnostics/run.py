@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import GandiagError
-from ..evaluation import EvaluateOptions, evaluate
+from ..evaluation import EvaluateOptions, Reference, evaluate
 from ..generators import load_generator
 from .collapse import CheckpointSummary, verdict
 
@@ -75,6 +75,7 @@ def diagnose(
         keep = np.unique(np.linspace(0, len(specs) - 1, max_checkpoints).round().astype(int))
         specs = [specs[i] for i in keep]
     opts = replace(options, metrics=DIAGNOSE_METRICS, bootstrap=0)
+    reference = Reference(opts)  # real-data features and held-out distances, computed once for all checkpoints
     summaries: List[CheckpointSummary] = []
     rows: List[Dict[str, object]] = []
     reference_fractions = None
@@ -84,7 +85,7 @@ def diagnose(
         gen = load_generator(spec, z_dim=z_dim, output_range=output_range, device=opts.device,
                              trust_pickle=trust_pickle)
         fake = gen.sample(num_samples, batch_size=opts.batch_size, seed=opts.seed, progress=opts.progress)
-        ev = evaluate(fake, opts, source_provenance={"spec": spec, **gen.provenance()})
+        ev = evaluate(fake, source_provenance={"spec": spec, **gen.provenance()}, reference=reference)
         modes, nn, fid = ev.metrics["modes"], ev.metrics["neighbours"], ev.metrics["mnist_fid"]
         step = gen.meta.get("step")
         if step is None:

@@ -242,3 +242,18 @@ def test_heldout_overlapping_the_samples_is_refused():
         evaluate(test, EvaluateOptions(metrics=("parzen",)))
     ok = evaluate(test.subset(slice(0, 1000)), EvaluateOptions(metrics=("parzen",)), heldout=test.subset(slice(1000, 2000)))
     assert 100 < ok.metrics["parzen"]["mean"] < 400  # real digits: ~+220 nats at 5k samples, ~+140 at 1k
+
+
+def test_shared_reference_gives_the_same_numbers_as_fresh_ones(gens):
+    from gandiag.evaluation import Reference
+
+    options = EvaluateOptions(metrics=("modes", "mnist-fid", "neighbours"), bootstrap=0)
+    reference = Reference(options, heldout=HELDOUT)
+    for name in ("healthy", "no_three"):
+        fake = load_source(f"{gens}:{name}", num_samples=300)
+        shared = evaluate(fake, reference=reference).metrics
+        fresh = evaluate(fake, options, heldout=HELDOUT).metrics
+        for key in ("modes", "mnist_fid", "neighbours"):
+            assert shared[key] == fresh[key]
+    with pytest.raises(GandiagError, match="come from the Reference"):
+        evaluate(fake, EvaluateOptions(), reference=reference)
