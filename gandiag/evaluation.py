@@ -187,11 +187,14 @@ class _Context:
         self.mnist_like = reference.mnist_like
         self._fake_feats: Dict[str, Dict[str, np.ndarray]] = {}
         self.used_extractors: set = set()
+        self._heldout_checked = False
         self.arrays: Dict[str, np.ndarray] = {}
 
     @property
     def heldout(self) -> ImageSet:
         held = self.r.require_heldout()
+        if self._heldout_checked:
+            return held
         # Held-out rows that are also among the samples make Parzen and the copy baseline meaningless
         # (e.g. scoring the test split with the test split as held-out data).
         seen = {row.tobytes() for row in self.fake.images.reshape(len(self.fake), -1)}
@@ -201,6 +204,7 @@ class _Context:
                 f"{shared} of the {len(held)} held-out images ({held.source}) are also among the evaluated "
                 "images; held-out data must be disjoint from them: pass another --heldout"
             )
+        self._heldout_checked = True  # parzen and neighbours both ask; hash the rows once
         return held
 
     def require_same_shape(self, what: str) -> None:
