@@ -173,15 +173,20 @@ class DCGANDiscriminator(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------
+def _uniform_linear_init(net: nn.Module, bound: float) -> None:
+    """gan2014's pylearn2 init: Linear weights ~ U(-bound, bound), zero biases (in module order)."""
+    for module in net.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.uniform_(module.weight, -bound, bound)
+            nn.init.zeros_(module.bias)
+
+
 def build_generator(config: TrainConfig) -> nn.Module:
     """The generator for ``config`` with initial weights drawn from torch's global RNG."""
     classes = config.num_classes or 0
     if config.arch == "gan2014":
         g = MLPGenerator(config.z_dim, (1200, 1200), classes)
-        for module in g.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.uniform_(module.weight, -0.05, 0.05)
-                nn.init.zeros_(module.bias)
+        _uniform_linear_init(g, 0.05)
         return g
     if config.arch == "mlp":
         return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm)
@@ -196,10 +201,7 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
         drop = config.d_dropout
         d = MLPDiscriminator((240, 240), classes, maxout_pieces=5, input_drop=0.2 if drop else 0.0,
                              hidden_drop=0.5 if drop else 0.0)
-        for module in d.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.uniform_(module.weight, -0.005, 0.005)
-                nn.init.zeros_(module.bias)
+        _uniform_linear_init(d, 0.005)
         return d
     if config.arch == "mlp":
         return MLPDiscriminator((config.d_width,) * config.d_depth, classes)
