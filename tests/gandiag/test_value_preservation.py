@@ -1,0 +1,79 @@
+"""Every metric keeps its value across refactors: a fixed small evaluation vs a saved metrics.json.
+
+The fixture ``fixtures/value_preservation_metrics.json`` was written by the code *before*
+the plug-in-contract refactor (issue 10) with ``python tests/gandiag/test_value_preservation.py``.
+New keys are allowed; renamed keys are mapped through :data:`RENAMED`; every number the
+fixture holds must match to ``rel 1e-9``.
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURE = Path(__file__).parent / "fixtures" / "value_preservation_metrics.json"
+METRICS = ("mnist-fid", "mnist-is", "modes", "kid", "prdc", "parzen", "neighbours", "fid-inf")
+# old metrics.json key -> new key (issue 10: one name per metric)
+RENAMED = {"mnist_inception_score": "mnist-is", "mnist_fid": "mnist-fid", "fid_inf": "fid-inf"}
+VOLATILE = {"created", "timings_s", "gandiag_version", "torch_version", "numpy_version", "python"}
+
+
+def fixed_evaluation(cache_dir):
+    """600 embedded test digits plus seeded Gaussian noise, scored with the MNIST metrics."""
+    from gandiag.data import ImageSet, load_mnist_subset
+    from gandiag.evaluation import EvaluateOptions, evaluate
+
+    test = load_mnist_subset("test")
+    rng = np.random.default_rng(1234)
+    images = np.clip(test.images[:600] + rng.normal(0, 0.15, test.images[:600].shape), 0, 1).astype(np.float32)
+    fake = ImageSet(images, None, "noisy test digits (seed 1234)")
+    options = EvaluateOptions(metrics=METRICS, seed=7, cache_dir=str(cache_dir), bootstrap=20, kid_subsets=20)
+    return evaluate(fake, options).metrics
+
+
+def _compare(old, new, where, problems):
+    if isinstance(old, dict):
+        if not isinstance(new, dict):
+            problems.append(f"{where}: was a dict, now {type(new).__name__}")
+            return
+        for key, value in old.items():
+            if key in VOLATILE:
+                continue
+            nkey = key if key in new else RENAMED.get(key, key)
+            if nkey not in new:
+                problems.append(f"{where}.{key}: missing")
+                continue
+            _compare(value, new[nkey], f"{where}.{key}", problems)
+    elif isinstance(old, list):
+        if not isinstance(new, list) or len(old) != len(new):
+            problems.append(f"{where}: list changed ({old!r:.60} -> {new!r:.60})")
+            return
+        for i, (a, b) in enumerate(zip(old, new)):
+            _compare(a, b, f"{where}[{i}]", problems)
+    elif isinstance(old, bool) or old is None or isinstance(old, str):
+        if old != new and not isinstance(old, str):
+            problems.append(f"{where}: {old!r} -> {new!r}")
+    elif isinstance(old, (int, float)):
+        if not isinstance(new, (int, float)) or not math.isclose(old, new, rel_tol=1e-9, abs_tol=1e-12):
+            problems.append(f"{where}: {old!r} -> {new!r}")
+
+
+def test_every_metric_keeps_its_value(tmp_path):
+    old = json.loads(FIXTURE.read_text())
+    new = fixed_evaluation(tmp_path)
+    problems = []
+    _compare({k: v for k, v in old.items() if k != "provenance"}, new, "metrics", problems)
+    assert not problems, "\n".join(problems[:30])
+    # the provenance numbers that describe the protocol are kept too
+    for key in ("seed", "num_generated", "image_shape"):
+        assert new["provenance"][key] == old["provenance"][key]
+
+
+if __name__ == "__main__":  # regenerate (only when a value change is intended and explained)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        FIXTURE.write_text(json.dumps(fixed_evaluation(tmp), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {FIXTURE}", file=sys.stderr)
