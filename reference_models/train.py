@@ -96,8 +96,15 @@ class Trainer:
 
             self.monitor = Monitor(config, self.data, device=self.device)
         self._stop = False
+        # Log bookkeeping, checkpointed so a resumed run's log equals the uninterrupted one:
+        # the loss sums of the current log window, the time already spent in it, and the
+        # wall/CPU seconds of all earlier sessions of this run.
         self._window: Dict[str, float] = {}
         self._window_n = 0
+        self._window_s = 0.0
+        self._elapsed_s = 0.0
+        self._cpu_s = 0.0
+        self._clock: Optional[tuple] = None  # (perf_counter, process_time) at this session's start
 
     # ------------------------------------------------------------------ optimisation
     def _optimizer(self, module: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -229,6 +236,7 @@ class Trainer:
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
             "rng": rng,
+            "log_state": self._log_state(),
             "meta": generator_meta(self.config, self.step),
             "versions": {"torch": str(torch.__version__)},
         }
@@ -244,6 +252,25 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
         self.data_batches = int(state["data_batches"])
+        log = state.get("log_state")  # absent in checkpoints written before it existed
+        if log is not None:
+            self._window = {str(k): float(v) for k, v in log["window"].items()}
+            self._window_n = int(log["window_n"])
+            self._window_s = float(log["window_s"])
+            self._elapsed_s, self._cpu_s = float(log["elapsed_s"]), float(log["cpu_s"])
+
+    def _timers(self) -> tuple:
+        """Cumulative (wall, CPU) seconds of this run over all its sessions, up to now."""
+        if self._clock is None:
+            return self._elapsed_s, self._cpu_s
+        return (self._elapsed_s + time.perf_counter() - self._clock[0],
+                self._cpu_s + time.process_time() - self._clock[1])
+
+    def _log_state(self) -> Dict[str, Any]:
+        elapsed, cpu = self._timers()
+        window_s = self._window_s + (time.perf_counter() - self._window_start if self._clock is not None else 0.0)
+        return {"window": dict(self._window), "window_n": self._window_n, "window_s": window_s,
+                "elapsed_s": elapsed, "cpu_s": cpu}
 
     def save_checkpoint(self) -> Path:
         assert self.out is not None
@@ -272,11 +299,13 @@ class Trainer:
         save_grid(path, images, columns=10 if self.config.conditional else 8)
         return path
 
-    def run_monitor(self) -> Optional[Dict[str, Any]]:
+    def run_monitor(self, final: bool = False) -> Optional[Dict[str, Any]]:
+        """Monitor G and log it; ``final`` marks the off-schedule check at the end of a session
+        (a resumed run drops it, since the uninterrupted run has no check at that step)."""
         if self.monitor is None:
             return None
         result = self.monitor.evaluate(self.G)
-        self._log({"kind": "monitor", "step": self.step, **result})
+        self._log({"kind": "monitor", "step": self.step, **result, **({"final": True} if final else {})})
         return result
 
     # ------------------------------------------------------------------ loop
@@ -310,8 +339,8 @@ class Trainer:
                 from tqdm import tqdm
 
                 bar = tqdm(total=c.steps, initial=self.step, desc=c.model_name, unit="step", dynamic_ncols=True)
-            start, start_step, window_start = time.perf_counter(), self.step, time.perf_counter()
-            cpu_start = time.process_time()
+            self._clock = (time.perf_counter(), time.process_time())
+            self._window_start = self._clock[0]
             while self.step < c.steps and not self._stop:
                 stats = self.train_step()
                 if bar is not None:
@@ -319,12 +348,13 @@ class Trainer:
                     bar.set_postfix(d=f"{stats['d_loss']:.3f}", g=f"{stats['g_loss']:.3f}", refresh=False)
                 if self._due(c.log_every):
                     now = time.perf_counter()
+                    elapsed, cpu = self._timers()
                     record = {"kind": "train", "step": self.step,
                               **{k: v / self._window_n for k, v in self._window.items()},
-                              "steps_per_s": self._window_n / max(now - window_start, 1e-9),
-                              "elapsed_s": now - start, "cpu_s": time.process_time() - cpu_start}
+                              "steps_per_s": self._window_n / max(now - self._window_start + self._window_s, 1e-9),
+                              "elapsed_s": elapsed, "cpu_s": cpu}
                     self._log(record)
-                    self._window, self._window_n, window_start = {}, 0, now
+                    self._window, self._window_n, self._window_s, self._window_start = {}, 0, 0.0, now
                 if self._due(c.sample_every):
                     self.save_samples()
                 if self._due(c.monitor_every):
@@ -337,25 +367,29 @@ class Trainer:
             if bar is not None:
                 bar.close()
                 bar = None
-            elapsed = time.perf_counter() - start
             if self.out is not None:
                 self.save_checkpoint()
+                elapsed, cpu = self._timers()
+                # steps_run / elapsed_s / cpu_s count every session of the run (they survive --resume).
                 self._log({"kind": "event", "step": self.step,
                            "event": "interrupted" if self._stop else "finished",
-                           "steps_run": self.step - start_step, "elapsed_s": elapsed,
-                           "cpu_s": time.process_time() - cpu_start})
+                           "steps_run": self.step, "elapsed_s": elapsed, "cpu_s": cpu})
             if self._stop:
                 return INTERRUPTED
             if not self._due(c.sample_every):
                 self.save_samples()
             if self.monitor is not None and not self._due(c.monitor_every):
-                self.run_monitor()
+                self.run_monitor(final=True)
             if self.out is not None:
                 from .export import export_generator
 
                 export_generator(self.G, self.config, self.step, self.out / "export")
             return 0
         finally:
+            if self._clock is not None:  # fold this session's time into the run's totals
+                self._window_s += time.perf_counter() - self._window_start
+                self._elapsed_s, self._cpu_s = self._timers()
+                self._clock = None
             if bar is not None:
                 bar.close()
             torch.set_num_threads(threads)
@@ -380,7 +414,8 @@ def truncate_log(path: Path, step: int) -> None:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a crash
-        if record.get("step", 0) <= step and not (record.get("kind") == "event" and record.get("step") == step):
+        at_end = record.get("kind") == "event" or record.get("final", False)
+        if record.get("step", 0) <= step and not (at_end and record.get("step") == step):
             kept.append(line)
     atomic_write_text(path, "".join(k + "\n" for k in kept))
 

@@ -129,6 +129,9 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, name):
     assert second.fit() == 0
     a, b = full.state_dict(), second.state_dict()
     a.pop("config"), b.pop("config")  # differs only in `steps`
+    for state in (a, b):  # wall/CPU seconds differ between any two runs
+        for key in ("window_s", "elapsed_s", "cpu_s"):
+            state["log_state"].pop(key)
     _assert_identical(a, b)
 
 
@@ -209,3 +212,37 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert state["step"] >= 1
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["event"] == "interrupted" and last["step"] == state["step"]
+
+
+TIMING_FIELDS = ("steps_per_s", "elapsed_s", "cpu_s", "monitor_s")
+
+
+def _log_records(path):
+    return [{k: v for k, v in json.loads(line).items() if k not in TIMING_FIELDS}
+            for line in path.read_text().splitlines()]
+
+
+def test_resumed_log_equals_uninterrupted_log_line_by_line(tmp_path):
+    # log_every=3 and a stop after step 5: the checkpoint falls inside a log window, and the
+    # end-of-session monitor check at step 5 is off schedule (monitor_every=4).
+    config = tiny("collapse", steps=9, log_every=3, checkpoint_every=0, sample_every=0, monitor_every=4,
+                  monitor_samples=100)
+    assert main(["--config", "collapse", "--out", str(tmp_path / "full"), "--quiet"]
+                + [f"--set={k}={v}" for k, v in config.to_dict().items()]) == 0
+    assert main(["--config", "collapse", "--out", str(tmp_path / "part"), "--quiet"]
+                + [f"--set={k}={v}" for k, v in config.replace(steps=5).to_dict().items()]) == 0
+    part_log = (tmp_path / "part" / "log.jsonl").read_text()
+    assert '"final": true' in part_log  # the off-schedule check that the resume must drop
+    state = torch.load(tmp_path / "part" / "checkpoints" / "last.pt", weights_only=True)
+    assert state["log_state"]["window_n"] == 2  # steps 4 and 5 of the window ending at 6
+    assert main(["--out", str(tmp_path / "part"), "--resume", "--steps", "9", "--quiet"]) == 0
+    full, resumed = _log_records(tmp_path / "full" / "log.jsonl"), _log_records(tmp_path / "part" / "log.jsonl")
+    assert [r["step"] for r in full if r["kind"] == "train"] == [3, 6, 9]
+    assert len(full) == len(resumed)
+    for a, b in zip(full, resumed):
+        assert a == b
+    # cumulative timers: the resumed session continues the first one's clock
+    last = [json.loads(line) for line in (tmp_path / "part" / "log.jsonl").read_text().splitlines()]
+    train = [r for r in last if r["kind"] == "train"]
+    assert train[1]["elapsed_s"] >= state["log_state"]["elapsed_s"] >= train[0]["elapsed_s"]
+    assert [r["steps_run"] for r in last if r["kind"] == "event"] == [9]
