@@ -54,12 +54,14 @@ def _is_stats_file(spec: str) -> bool:
 
 def _stats(spec: str, args, extractor_cache: dict):
     from ..features import cached_stats, extract_stats, get_extractor
+    if _is_stats_file(spec):
+        # Only numpy for statistics files: extractors and sources import torch (seconds of start-up).
+        from ..metrics.stats import FeatureStats
+
+        return FeatureStats.load(spec), {"stats_file": spec}
     from ..generators import is_generator_spec
-    from ..metrics import FeatureStats
     from ..sources import load_source
 
-    if _is_stats_file(spec):
-        return FeatureStats.load(spec), {"stats_file": spec}
     if "ext" not in extractor_cache:
         extractor_cache["ext"] = get_extractor(args.extractor, device=resolve_device(args.device),
                                                weights=args.weights, allow_download=args.allow_download)
@@ -75,7 +77,7 @@ def _stats(spec: str, args, extractor_cache: dict):
 
 
 def run(args) -> int:
-    from ..metrics import frechet_distance
+    from ..metrics.frechet import frechet_distance
 
     cache: dict = {}
     a, _ = _stats(args.a, args, cache)

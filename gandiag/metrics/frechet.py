@@ -73,56 +73,40 @@ def _check_spectrum(w: np.ndarray, name: str, tol: float, what: str) -> np.ndarr
     return np.where(w > floor, w, 0.0)
 
 
-# Backend choice, measured here (2 shared cores, d=2048): numpy/OpenBLAS is faster for
-# matrix products (~1.7x), but torch's CPU LAPACK (MKL) is 2-10x faster for Cholesky and
-# the symmetric eigen-solvers, and the mixed pipeline beat all-numpy by 2-3x and
-# all-torch by ~1.3x. torch is a gandiag dependency; imported lazily to keep
-# ``import gandiag.metrics`` light.
+# Backend choice, measured here (2 shared cores, d=2048, load average 5-10): with one LAPACK
+# thread, numpy/OpenBLAS and torch (MKL) take the same time for Cholesky and eigvalsh
+# (1.26 s vs 1.12 s for eigvalsh), and with two threads both are 3-15x *slower* on busy
+# cores (the second thread spins waiting for a core). So: numpy only -- no torch or
+# scipy import, which is most of a whole-process `gandiag fid a.npz b.npz` -- with the
+# LAPACK calls held to one thread (the reduction to tridiagonal form is memory-bound and
+# gains little from a second thread even on idle cores); the two matrix products keep
+# BLAS's threads.
 @contextlib.contextmanager
-def _lapack_threads(dim: int):
-    """One intra-op thread for small matrices.
+def _lapack_threads():
+    """One BLAS/LAPACK thread for the duration (see the measurements above)."""
+    from threadpoolctl import threadpool_limits
 
-    Below a few hundred dimensions a second LAPACK thread only adds synchronisation, and on busy
-    cores it spins: measured here at d=128, eigvalsh took 1.2 s with 2 threads and 1 ms with 1.
-    """
-    import torch
-
-    if dim > _SMALL_DIM:
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-_SMALL_DIM = 512
 
 
 def _cholesky(a: np.ndarray):
     """Lower Cholesky factor of a (float64), or None if a is not numerically positive definite."""
-    import torch
-
-    with _lapack_threads(a.shape[0]):
-        factor, info = torch.linalg.cholesky_ex(torch.from_numpy(np.ascontiguousarray(a)))
-    return None if int(info) != 0 else factor.numpy()
+    with _lapack_threads():
+        try:
+            return np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            return None
 
 
 def _eigh(a: np.ndarray):
-    import torch
-
-    with _lapack_threads(a.shape[0]):
-        w, v = torch.linalg.eigh(torch.from_numpy(np.ascontiguousarray(a)))
-    return w.numpy(), v.numpy()
+    with _lapack_threads():
+        return np.linalg.eigh(a)
 
 
 def _eigvalsh(a: np.ndarray) -> np.ndarray:
-    import torch
-
-    with _lapack_threads(a.shape[0]):
-        return torch.linalg.eigvalsh(torch.from_numpy(np.ascontiguousarray(a))).numpy()
+    with _lapack_threads():
+        return np.linalg.eigvalsh(a)
 
 
 def psd_factor(sigma: np.ndarray, name: str, tol: float) -> Tuple[np.ndarray, bool]:
@@ -145,14 +129,10 @@ def trace_sqrt_product(factor1: Tuple[np.ndarray, bool], sigma2: np.ndarray, nam
     By Sylvester's law of inertia ``L^T S2 L`` has as many negative eigenvalues
     as S2 when L is invertible, so a non-PSD S2 shows up here.
     """
-    lower, triangular = factor1
-    if triangular:
-        # Triangular products (BLAS trmm) cost half a general product each.
-        from scipy.linalg import blas
-
-        m = blas.dtrmm(1.0, lower, blas.dtrmm(1.0, lower, sigma2, side=1, lower=1), side=0, lower=1, trans_a=1)
-    else:
-        m = lower.T @ sigma2 @ lower
+    lower, _ = factor1
+    # Two general products (scipy's triangular trmm would halve their flops, but importing
+    # scipy.linalg costs more than that saves in a whole `gandiag fid` process).
+    m = lower.T @ (sigma2 @ lower)
     # The eigen-solver reads one triangle of m (symmetric up to rounding).
     w = _eigvalsh(m)
     w = _check_spectrum(w, name2, tol, "L^T sigma2 L")
