@@ -246,3 +246,43 @@ def test_resumed_log_equals_uninterrupted_log_line_by_line(tmp_path):
     train = [r for r in last if r["kind"] == "train"]
     assert train[1]["elapsed_s"] >= state["log_state"]["elapsed_s"] >= train[0]["elapsed_s"]
     assert [r["steps_run"] for r in last if r["kind"] == "event"] == [9]
+
+
+def test_gan2014_simultaneous_update_takes_both_gradients_at_the_same_weights():
+    # pylearn2's AdversaryCost2: D's and G's gradients from one forward pass at the old weights.
+    config = tiny("gan2014-mnist", batch_size=16, d_dropout=False)
+    assert config.update == "simultaneous"
+    trainer, twin = Trainer(config, None, quiet=True), Trainer(config, None, quiet=True)
+    trainer._set_schedules()
+    real, _ = twin._real_batch()
+    z, _ = twin._noise(config.batch_size)
+    fake = twin.G(z)
+    lr = trainer.g_opt.param_groups[0]["lr"]
+    g_grads = torch.autograd.grad(generator_loss(twin.D(fake), "nonsaturating"), list(twin.G.parameters()))
+    d_grads = torch.autograd.grad(discriminator_loss(twin.D(real), twin.D(fake.detach())), list(twin.D.parameters()))
+    trainer.train_step()
+    # first SGD-momentum step: p <- p - lr * grad
+    for new, old, grad in zip(trainer.G.parameters(), twin.G.parameters(), g_grads):
+        torch.testing.assert_close(new, old - lr * grad, rtol=0, atol=1e-7)
+    for new, old, grad in zip(trainer.D.parameters(), twin.D.parameters(), d_grads):
+        torch.testing.assert_close(new, old - lr * grad, rtol=0, atol=1e-7)
+    # alternating (the option) lets G see the updated D: a different G step
+    alt = Trainer(config.replace(update="alternating", reuse_fake=True), None, quiet=True)
+    alt.train_step()
+    assert any(not torch.allclose(a, b) for a, b in zip(alt.G.parameters(), trainer.G.parameters()))
+
+
+def test_gan2014_noise_is_pylearn2_uniform_and_bias_clip_is_1e7():
+    config = preset("gan2014-mnist")
+    assert (config.prior, config.z_scale) == ("uniform", 3 ** 0.5)
+    trainer = Trainer(tiny("gan2014-mnist", batch_size=16), None, quiet=True)
+    z = torch.rand(8, config.z_dim) * 2 - 1  # the exported contract: z ~ U(-1, 1)
+    with torch.no_grad():  # G's first layer sees U(-sqrt3, sqrt3) noise (variance 1)
+        by_hand = torch.sigmoid(trainer.G.out(trainer.G.body(z * 3 ** 0.5))).view(-1, 1, 28, 28)
+        torch.testing.assert_close(trainer.G(z), by_hand)
+    mean = trainer.data.images.reshape(len(trainer.data), -1).mean(0).double()
+    assert (mean == 0).any()  # blank corner pixels: clipped at 1e-7, not 1e-3
+    expected = torch.logit(mean.clamp(1e-7, 1 - 1e-7)).float()
+    torch.testing.assert_close(trainer.G.out.bias, expected)
+    with pytest.raises(GandiagError, match="update=simultaneous takes one joint step"):
+        config.replace(d_steps=2)
