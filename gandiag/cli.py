@@ -35,6 +35,13 @@ class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaults
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr and exit status 2, like every other user error."""
+
+    def error(self, message):  # noqa: D401 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _command_modules():
     from . import commands
 
@@ -49,7 +56,7 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gandiag",
         description="gandiag: how good is your GAN really? Metrics, collapse diagnosis, human-study kits.",
         epilog=EPILOG,
@@ -70,19 +77,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from .commands._common import normalize_argv
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(normalize_argv(sys.argv[1:] if argv is None else list(argv)))
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
     try:
         return int(args._run(args) or 0)
     except GandiagError as exc:
-        print(f"gandiag {args.command}: error: {exc}", file=sys.stderr)
+        print(f"gandiag {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gandiag {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # The environment refused a read or write (disk full, permissions, a vanished file):
+        # not a bug in gandiag, so one line naming the file, not a traceback.
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"gandiag {args.command}: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"gandiag {args.command}: error: out of memory; use fewer samples (--num-samples) or a smaller "
+              "--batch-size", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line (a multi-line message would read as several errors)."""
+    return " ".join(str(exc).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

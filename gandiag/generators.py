@@ -32,8 +32,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import warnings
-
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,15 +244,12 @@ def load_generator(
     members = _zip_members(path)
     if path.suffix.lower() == ".pt2" or (members and any(m.endswith("serialized_exported_program.json") or
                                                          "/models/" in m and m.endswith(".json") for m in members)):
-        return _finish(*_load_export(path, device), "export", where=str(path), **opts)
+        return _finish(*_load_export(path, device, trust_pickle), "export", where=str(path), **opts)
     if members and any("/code/" in m for m in members) and any(m.endswith("constants.pkl") for m in members):
+        from .safe_load import load_torchscript
+
         extra = {META_FILE: ""}
-        try:
-            with warnings.catch_warnings():  # torch 2.14 marks jit.load deprecated; it is still the TorchScript reader
-                warnings.simplefilter("ignore", FutureWarning)
-                module = torch.jit.load(str(path), map_location=device, _extra_files=extra)
-        except Exception as exc:
-            raise GandiagError(f"cannot load TorchScript file {path}: {exc}") from None
+        module = load_torchscript(path, map_location=device, extra_files=extra)
         module.eval()
         return _finish(module, _read_meta_json(extra[META_FILE], str(path)), "torchscript", where=str(path), **opts)
     if members is None and path.suffix.lower() not in (".pkl", ".pickle"):
@@ -262,14 +257,11 @@ def load_generator(
     return _load_torch_file(path, trust_pickle=trust_pickle, opts=opts)
 
 
-def _load_export(path: Path, device: str):
-    import torch
+def _load_export(path: Path, device: str, trust_pickle: bool = False):
+    from .safe_load import load_export
 
     extra = {META_FILE: ""}
-    try:
-        program = torch.export.load(str(path), extra_files=extra)
-    except Exception as exc:
-        raise GandiagError(f"cannot load torch.export program {path}: {exc}") from None
+    program = load_export(path, trust_pickle=trust_pickle, extra_files=extra)  # inspected first: no code runs
     module = program.module()
     if device != "cpu":
         module = module.to(device)
@@ -281,6 +273,14 @@ def _load_torch_file(path: Path, *, trust_pickle: bool, opts) -> GeneratorSource
 
     import torch
 
+    from .safe_load import PICKLE_HINT, is_plain_pickle, load_trusted_pickle
+
+    if is_plain_pickle(path):
+        # A pickle.dump file: refused before a byte is unpickled, or read once with pickle.load
+        # (torch.load would run its first object and then fail on the missing magic number).
+        if not trust_pickle:
+            raise GandiagError(f"{path} is a Python pickle; {PICKLE_HINT}")
+        return _trusted_object(load_trusted_pickle(path), path, opts)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -293,12 +293,7 @@ def _load_torch_file(path: Path, *, trust_pickle: bool, opts) -> GeneratorSource
             obj = torch.load(str(path), map_location="cpu", weights_only=False)
         except Exception as exc2:
             raise GandiagError(f"cannot load {path}: {exc2}") from None
-        if isinstance(obj, torch.nn.Module):
-            obj.eval().to(opts["device"])
-            return _finish(obj, dict(getattr(obj, "gandiag_meta", {}) or {}), "pickle", where=str(path), **opts)
-        if callable(obj):
-            return _finish(obj, {}, "pickle", where=str(path), **opts)
-        raise GandiagError(f"{path} unpickled to a {type(obj).__name__}, not a generator module") from None
+        return _trusted_object(obj, path, opts)
     except Exception as exc:
         raise GandiagError(f"cannot load {path}: corrupt or not a torch file ({type(exc).__name__}: {exc})") from None
     if isinstance(obj, dict) and (obj.get("format") == CHECKPOINT_FORMAT or "generator" in obj and "config" in obj):
@@ -308,6 +303,20 @@ def _load_torch_file(path: Path, *, trust_pickle: bool, opts) -> GeneratorSource
         "reference-trainer checkpoints; export other generators with torch.jit.save or torch.export, or pass "
         "a package.module:callable"
     )
+
+
+def _trusted_object(obj, path: Path, opts) -> GeneratorSource:
+    import torch
+
+    if isinstance(obj, torch.nn.Module):
+        obj.eval().to(opts["device"])
+        meta = getattr(obj, "gandiag_meta", {}) or {}
+        if not isinstance(meta, dict):
+            raise GandiagError(f"{path}: attribute gandiag_meta must be a dict")
+        return _finish(obj, dict(meta), "pickle", where=str(path), **opts)
+    if callable(obj):
+        return _finish(obj, {}, "pickle", where=str(path), **opts)
+    raise GandiagError(f"{path} unpickled to a {type(obj).__name__}, not a generator module")
 
 
 def _load_reference(path: Path, opts) -> GeneratorSource:

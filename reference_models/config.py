@@ -19,7 +19,6 @@ ARCHS = ("gan2014", "dcgan", "mlp")
 LOSSES = ("nonsaturating", "minimax")
 OPTIMIZERS = ("adam", "sgd")
 PRIORS = ("normal", "uniform")
-UPDATES = ("alternating", "simultaneous")
 DATASETS = ("mnist-subset", "stacked-mnist")
 
 
@@ -36,7 +35,6 @@ class TrainConfig:
     arch: str = "dcgan"            # gan2014 (MLP G / maxout D, Goodfellow 2014), dcgan, mlp
     z_dim: int = 64
     prior: str = "normal"          # z ~ N(0, I) or U(-1, 1)^z_dim
-    z_scale: float = 1.0           # G multiplies z by this first (gan2014: sqrt(3), pylearn2's U(-sqrt3, sqrt3))
     g_width: int = 64              # dcgan: channels of the 14x14 layer (7x7 has 2x); mlp: hidden units
     d_width: int = 32              # dcgan: channels of D's first conv; mlp: hidden units
     g_depth: int = 2               # mlp only: hidden layers of G
@@ -51,10 +49,6 @@ class TrainConfig:
     # --- game ------------------------------------------------------------------------
     loss: str = "nonsaturating"    # -log D(G(z)) (non-saturating) or log(1 - D(G(z))) (minimax)
     d_steps: int = 1               # k discriminator updates per generator update
-    # alternating: D steps, then G against the updated D. simultaneous: pylearn2's AdversaryCost2
-    # (gan2014) -- one sample and one D forward pass (same dropout masks) give both losses, both
-    # gradients are taken at the current weights and both optimizers step together.
-    update: str = "alternating"
     unroll_steps: int = 0          # Metz et al. 2017: G sees D after this many look-ahead updates
     unroll_lr: float = 0.0         # SGD step size of the look-ahead updates (0 = d_lr)
     reuse_fake: bool = True        # G update reuses the last D step's fake batch (DCGAN recipe; faster)
@@ -88,13 +82,6 @@ class TrainConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("prior", self.prior, PRIORS)
-        _choice("update", self.update, UPDATES)
-        _positive("z_scale", self.z_scale)
-        if self.z_scale != 1.0 and self.arch == "dcgan":
-            raise GandiagError("config z_scale applies to the MLP generators (arch=gan2014 or mlp), not arch=dcgan")
-        if self.update == "simultaneous" and (self.d_steps != 1 or self.unroll_steps):
-            raise GandiagError("config update=simultaneous takes one joint step: it needs d_steps=1 and "
-                               "unroll_steps=0 (or set update=alternating)")
         _choice("dataset", self.dataset, DATASETS)
         _choice("image_size", self.image_size, (28, 32))
         for key in ("z_dim", "g_width", "d_width", "g_depth", "d_depth", "d_steps", "batch_size", "steps"):
@@ -226,8 +213,7 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     ),
     "gan2014-mnist": (
         "Goodfellow et al. 2014 MNIST: MLP G 100-1200-1200-784, maxout D 240x5, dropout, SGD 0.1 + momentum",
-        {"arch": "gan2014", "z_dim": 100, "prior": "uniform", "z_scale": 3 ** 0.5, "update": "simultaneous",
-         "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
+        {"arch": "gan2014", "z_dim": 100, "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
          "beta2": 0.7, "momentum_ramp_steps": 125000, "lr_decay": 1.000004, "min_lr": 1e-6,
          "batch_size": 100, "steps": 3000, "batchnorm": False},
     ),

@@ -63,11 +63,10 @@ class MLPGenerator(nn.Module):
     """``z [+ one-hot y] -> (Linear, ReLU) x depth -> Linear -> sigmoid`` reshaped to (1, 28, 28)."""
 
     def __init__(self, z_dim: int, hidden: Tuple[int, ...], num_classes: int = 0, image_side: int = 28,
-                 batchnorm: bool = False, z_scale: float = 1.0):
+                 batchnorm: bool = False):
         super().__init__()
         self.num_classes = num_classes
         self.image_side = image_side
-        self.z_scale = float(z_scale)  # fixed input scale: U(-1, 1) * sqrt(3) = pylearn2's uniform noise
         layers, width = [], z_dim + num_classes
         for units in hidden:
             layers += [nn.Linear(width, units), nn.BatchNorm1d(units) if batchnorm else nn.Identity(), nn.ReLU()]
@@ -78,9 +77,7 @@ class MLPGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.num_classes > 0:
             assert y is not None, "conditional generator needs labels y"
-            z = torch.cat([z * self.z_scale, _one_hot(y, self.num_classes)], dim=1)
-        elif self.z_scale != 1.0:
-            z = z * self.z_scale
+            z = torch.cat([z, _one_hot(y, self.num_classes)], dim=1)
         x = torch.sigmoid(self.out(self.body(z)))
         return x.view(-1, 1, self.image_side, self.image_side)
 
@@ -188,12 +185,11 @@ def build_generator(config: TrainConfig) -> nn.Module:
     """The generator for ``config`` with initial weights drawn from torch's global RNG."""
     classes = config.num_classes or 0
     if config.arch == "gan2014":
-        g = MLPGenerator(config.z_dim, (1200, 1200), classes, z_scale=config.z_scale)
+        g = MLPGenerator(config.z_dim, (1200, 1200), classes)
         _uniform_linear_init(g, 0.05)
         return g
     if config.arch == "mlp":
-        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm,
-                            z_scale=config.z_scale)
+        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm)
     g = DCGANGenerator(config.z_dim, config.g_width, config.channels, config.image_size, classes, config.batchnorm)
     _dcgan_init(g)
     return g
@@ -214,10 +210,9 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
     return d
 
 
-def init_output_bias_from_marginals(generator: nn.Module, images: torch.Tensor, eps: float = 1e-7) -> None:
-    """Set a sigmoid generator's output bias to ``logit(clip(mean pixel, eps, 1 - eps))``
-    (pylearn2's ``init_sigmoid_bias_from_marginals``, which clips at 1e-7), so the untrained G
-    already outputs the mean digit."""
+def init_output_bias_from_marginals(generator: nn.Module, images: torch.Tensor, eps: float = 1e-3) -> None:
+    """Set a sigmoid generator's output bias to ``logit(mean pixel)`` (pylearn2's
+    ``init_sigmoid_bias_from_marginals``), so the untrained G already outputs the mean digit."""
     assert isinstance(generator, MLPGenerator)
     mean = images.reshape(len(images), -1).mean(0).clamp(eps, 1 - eps)
     with torch.no_grad():

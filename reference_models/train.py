@@ -197,43 +197,11 @@ class Trainer:
         self.g_opt.step()
         return {"g_loss": loss.item()}
 
-    def simultaneous_step(self) -> Dict[str, float]:
-        """pylearn2's ``AdversaryCost2`` update (goodfeli/adversarial, used by mnist.yaml).
-
-        One real batch X and one sample S = G(z); D runs once on each (one set of dropout
-        masks), and both objectives come from that pass: ``d_obj = 1/2 [BCE(D(X), 1) +
-        BCE(D(S), 0)]`` and ``g_obj = BCE(D(S), 1) = -log D(S)``. Gradients of ``d_obj``
-        w.r.t. D's weights and of ``g_obj`` w.r.t. G's weights are both taken at the current
-        weights, then both optimizers step: neither player sees the other's update.
-        """
-        c = self.config
-        real, ry = self._real_batch()
-        z, fy = self._noise(c.batch_size)
-        fake = self._g(z, fy)
-        real_logits, fake_logits = self._d(real, ry), self._d(fake, fy)
-        d_loss = discriminator_loss(real_logits, fake_logits, c.label_smoothing)
-        g_loss = generator_loss(fake_logits, c.loss)
-        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
-        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
-        g_grads = torch.autograd.grad(g_loss, g_params)
-        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
-            for param, grad in zip(params, grads):
-                param.grad = grad
-        self.d_opt.step()
-        self.g_opt.step()
-        self.d_opt.zero_grad(set_to_none=True)
-        self.g_opt.zero_grad(set_to_none=True)
-        return {"d_loss": d_loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
-                "d_fake": torch.sigmoid(fake_logits).mean().item(), "g_loss": g_loss.item()}
-
     def train_step(self) -> Dict[str, float]:
-        """``d_steps`` discriminator updates then one generator update (or one simultaneous
-        update, ``update=simultaneous``); returns losses."""
+        """``d_steps`` discriminator updates then one generator update; returns losses."""
         self._set_schedules()
         stats: Dict[str, float] = {}
         c = self.config
-        if c.update == "simultaneous":
-            return self._count(self.simultaneous_step())
         # Reusing the last D step's fake batch for G is PyTorch's DCGAN recipe and pylearn2's
         # (one sample S feeds both objectives); reuse_fake=false draws fresh noise instead
         # (Algorithm 1 of Goodfellow et al.).
@@ -243,10 +211,6 @@ class Trainer:
         if not reuse:
             z, fy = self._noise(c.batch_size)
         stats.update(self.generator_step(z, fy, real, ry, fake))
-        return self._count(stats)
-
-    def _count(self, stats: Dict[str, float]) -> Dict[str, float]:
-        """Finish a step: advance the counter, check the losses, add them to the log window."""
         self.step += 1
         for key, value in stats.items():
             if not math.isfinite(value):

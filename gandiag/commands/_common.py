@@ -4,12 +4,59 @@ from __future__ import annotations
 import argparse
 
 
+#: options whose value may start with "-" (a range such as -1,1): argparse would take the
+#: value for an option, so ``--output-range -1,1`` is rewritten to ``--output-range=-1,1``.
+VALUE_FLAGS_WITH_NEGATIVE = ("--output-range",)
+
+
+def normalize_argv(argv):
+    """Join ``FLAG VALUE`` into ``FLAG=VALUE`` for the flags above when VALUE starts with '-'."""
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok == "--":
+            out.extend(argv[i:])
+            break
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if tok in VALUE_FLAGS_WITH_NEGATIVE and nxt[:1] == "-" and (nxt[1:2].isdigit() or nxt[1:2] == "."):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
-    parser.add_argument("--seed", type=int, default=default, help="seed for every random choice")
+    parser.add_argument("--seed", type=nonnegative_int, default=default, help="seed for every random choice (>= 0)")
 
 
 def add_quiet(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="overwrite existing output files")
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +73,27 @@ def add_image_format(parser: argparse.ArgumentParser) -> None:
 
 
 def resolve_device(name: str) -> str:
-    if name != "auto":
-        return name
+    """``auto`` -> cuda when available, else cpu; anything else is checked before it is used."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    from ..errors import GandiagError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise GandiagError(f"--device {name!r} is not a torch device; valid values are: auto, cpu, cuda, "
+                           "cuda:N, mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GandiagError(f"--device {name}: CUDA is not available on this machine; use --device cpu "
+                               "(or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GandiagError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) present")
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise GandiagError(f"--device {name}: MPS is not available on this machine; use --device cpu")
+    elif device.type != "cpu":
+        raise GandiagError(f"--device {name}: gandiag runs on cpu, cuda or mps, not {device.type}")
+    return name

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from ._common import add_quiet, add_seed
+from ._common import add_force, add_quiet, add_seed
 
 NAME = "demo"
 ORDER = 0
@@ -41,7 +41,29 @@ def add_arguments(parser) -> None:
     parser.add_argument("--out", default="gandiag-demo", help="folder for runs, reports and the kit")
     parser.add_argument("--fast", action="store_true", help="1-minute version (short training, fewer samples)")
     add_seed(parser)
+    add_force(parser)
     add_quiet(parser)
+
+
+DEMO_MARKER = ".gandiag-demo"
+
+
+def claim_folder(out: Path, force: bool) -> None:
+    """Use ``out`` only if it is new, empty, or an earlier demo's folder (it holds DEMO_MARKER).
+
+    A user's non-empty folder is refused unless ``--force``: the demo writes files with common
+    names (summary.json, report.html, ...) and must never overwrite a user's same-named file.
+    """
+    from ..errors import GandiagError
+    from ..fileio import atomic_write_text, check_output_dir
+
+    marker = out / DEMO_MARKER
+    if out.is_dir() and not marker.is_file() and any(out.iterdir()) and not force:
+        raise GandiagError(f"--out {out} is a non-empty folder that gandiag demo did not create; choose a new "
+                           "or empty folder, or pass --force to let the demo overwrite same-named files there")
+    check_output_dir(out, (), force=True)
+    if not marker.is_file():
+        atomic_write_text(marker, "gandiag demo folder: re-running `gandiag demo --out` here resumes it\n")
 
 
 def _train(out: Path, preset: str, steps: int, every: int, seed: int, quiet: bool) -> Path:
@@ -93,7 +115,7 @@ def run(args) -> int:
 
     plan = FAST if args.fast else FULL
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_folder(out, args.force)
     quiet = args.quiet
     options = EvaluateOptions(seed=args.seed, progress=not quiet)
     started = time.perf_counter()

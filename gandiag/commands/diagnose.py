@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_device, add_image_format, add_quiet, add_seed, resolve_device
+from ._common import add_device, add_force, add_image_format, add_quiet, add_seed, positive_int, resolve_device
 
 NAME = "diagnose"
 ORDER = 20
@@ -26,13 +26,13 @@ examples:
 def add_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="run folders and/or generator files")
     parser.add_argument("--out", default=None, help="folder for diagnosis.json and report.html")
-    parser.add_argument("--num-samples", type=int, default=2000, help="samples per checkpoint")
-    parser.add_argument("--max-checkpoints", type=int, default=None,
+    parser.add_argument("--num-samples", type=positive_int, default=2000, help="samples per checkpoint")
+    parser.add_argument("--max-checkpoints", type=positive_int, default=None,
                         help="evaluate at most this many checkpoints, evenly spaced (last always included)")
     parser.add_argument("--ref", default="mnist-subset", help="real training data (data spec)")
     parser.add_argument("--heldout", default=None, help="held-out real data for the copying baseline")
-    parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--z-dim", type=int, default=None)
+    parser.add_argument("--batch-size", type=positive_int, default=250)
+    parser.add_argument("--z-dim", type=positive_int, default=None)
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled generators (runs their code)")
     parser.add_argument("--mode-threshold", type=float, default=0.2,
                         help="a class is covered with at least this share of its fair share N/K")
@@ -40,14 +40,18 @@ def add_arguments(parser) -> None:
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)
+    add_force(parser)
     add_quiet(parser)
 
 
 def run(args) -> int:
     from ..diagnostics.run import diagnose
     from ..evaluation import EvaluateOptions
-    from ..fileio import atomic_write_json
+    from ..fileio import atomic_write_json, check_output_dir
 
+    if args.out:  # before the computation
+        check_output_dir(args.out, ("diagnosis.json", "report.html"), inputs=[*args.inputs, args.ref, args.heldout],
+                         force=args.force)
     options = EvaluateOptions(ref=args.ref, heldout=args.heldout, batch_size=args.batch_size, seed=args.seed,
                               device=resolve_device(args.device), cache_dir=args.cache_dir,
                               mode_threshold=args.mode_threshold, progress=not args.quiet)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_device, add_image_format, add_quiet, add_seed
+from ._common import add_device, add_force, add_image_format, add_quiet, add_seed, positive_int
 
 NAME = "extract"
 HELP = "extract features/logits (or pytorch-fid mu/sigma stats) of a source with a registered extractor"
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE.npz", help="output file (written atomically)")
     parser.add_argument("--stats", action="store_true", help="write float64 mu/sigma (+count, m2) instead of features")
     parser.add_argument("--timed", action="store_true", help="report images/s, latency percentiles, peak memory")
-    parser.add_argument("--batch-size", type=int, default=None, help="images per batch (default: the extractor's)")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="images per batch (default: the extractor's)")
     add_device(parser)
     parser.add_argument("--weights", default=None, metavar="PATH", help="weights file for the extractor")
     parser.add_argument("--allow-download", action="store_true",
@@ -57,18 +57,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on for inception-v3-fid)")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None, help="autocast dtype (default float32)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
-    parser.add_argument("--num-samples", type=int, default=None, help="seeded random subset of SOURCE")
+    parser.add_argument("--num-samples", type=positive_int, default=None, help="seeded random subset of SOURCE")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow an extractor .pt2 whose archive pickles Python objects (runs code from the file)")
     parser.add_argument("--cache", action="store_true",
                         help="use the reference cache ($GANDIAG_CACHE, default ~/.cache/gandiag)")
     add_image_format(parser)
     add_seed(parser)
+    add_force(parser)
     add_quiet(parser)
 
 
 def _build(args, device: str):
     from ..features import get_extractor
 
+    from ..features.registry import EXTRACTORS
+
     opts = {} if args.protocol is None else {"protocol": args.protocol}
+    if args.trust_pickle and args.extractor not in EXTRACTORS:
+        opts["trust_pickle"] = True  # a user's .pt2 extractor file (see gandiag.safe_load)
     return get_extractor(args.extractor, device=device, weights=args.weights, allow_download=args.allow_download,
                          channels_last=args.channels_last, amp=args.amp, compile=args.compile, **opts)
 
@@ -119,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not str(args.out).endswith(".npz"):
         raise GandiagError(f"--out must end in .npz, got {args.out!r}")
+    from ..fileio import check_output_file
+
+    check_output_file(args.out, inputs=[args.source, args.extractor, args.weights], force=args.force)
     device = resolve_device(args.device)
     data = load_source(args.source, num_samples=args.num_samples, seed=args.seed, value_range=args.output_range,
                        layout=args.layout, npz_key=args.npz_key)

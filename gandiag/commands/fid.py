@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_device, add_image_format, add_quiet, add_seed, resolve_device
+from ._common import add_device, add_force, add_image_format, add_quiet, add_seed, positive_int, resolve_device
 
 NAME = "fid"
 ORDER = 30
@@ -29,13 +29,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--extractor", default="inception-v3-fid", help="feature extractor (see `gandiag extractors`)")
     parser.add_argument("--weights", default=None, help="extractor weights file")
     parser.add_argument("--allow-download", action="store_true")
-    parser.add_argument("--num-samples", type=int, default=None, help="generators: samples to draw (default 10000)")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--z-dim", type=int, default=None)
+    parser.add_argument("--num-samples", type=positive_int, default=None, help="generators: samples to draw (default 10000)")
+    parser.add_argument("--batch-size", type=positive_int, default=100)
+    parser.add_argument("--z-dim", type=positive_int, default=None)
     parser.add_argument("--trust-pickle", action="store_true")
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)
+    add_force(parser)
     add_quiet(parser)
 
 
@@ -80,6 +81,10 @@ def run(args) -> int:
     from ..metrics.frechet import frechet_distance
 
     cache: dict = {}
+    if args.save_stats:  # before any computation: never over an input or an existing file
+        from ..fileio import check_output_file
+
+        check_output_file(args.b, inputs=[args.a], force=args.force, flag="--save-stats output")
     a, _ = _stats(args.a, args, cache)
     if args.save_stats:
         a.save(args.b)

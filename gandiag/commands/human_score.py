@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_quiet, add_seed
+from ._common import add_force, add_quiet, add_seed
 
 NAME = "human-score"
 HELP = "score human-study answers: accuracy, fool rate, HYPE, d', per exposure and participant, bootstrap CIs"
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-attention", type=float, default=0.75,
                         help="exclude participants whose attention-check pass rate is below this")
     add_seed(parser)
+    add_force(parser)
     add_quiet(parser)
 
 
@@ -47,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from ..human.responses import read_responses
     from ..human.summary import render_html, render_png, summary_lines
 
+    from ..fileio import check_output_dir
+
+    if args.out:  # before reading and scoring
+        check_output_dir(args.out, ("scores.json", "summary.png", "summary.html"),
+                         inputs=[*args.responses, args.design], force=args.force)
     design = read_design(args.design)
     sessions = read_responses(args.responses, design)
     scores = score_sessions(sessions, design, n_boot=args.bootstrap, seed=args.seed,

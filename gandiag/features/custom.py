@@ -136,25 +136,24 @@ def looks_like_torchscript(spec: str) -> bool:
     return spec.lower().endswith(TORCHSCRIPT_SUFFIXES) or Path(spec).is_file()
 
 
-def from_torchscript(path, *, device: str = "cpu", **opts) -> ModuleExtractor:
+def from_torchscript(path, *, device: str = "cpu", trust_pickle: bool = False, **opts) -> ModuleExtractor:
     """Load a TorchScript file (``torch.jit.save``) or a ``torch.export`` ``.pt2`` program as an extractor.
 
     The file's sha256 is recorded as the weights hash.
     """
-    import warnings
-
     from ..fileio import sha256_file
+    from ..safe_load import load_export, load_torchscript
 
     path = Path(path).expanduser()
     if not path.is_file():
         raise GandiagError(f"extractor file {path} does not exist; pass a registered name or a TorchScript file")
+    if path.suffix.lower() == ".pt2":  # inspected before torch sees it: no pickled code runs
+        module = load_export(path, trust_pickle=trust_pickle).module().to(device)
+    else:
+        module = None
     try:
-        if path.suffix.lower() == ".pt2":
-            module = torch.export.load(str(path)).module().to(device)
-        else:
-            with warnings.catch_warnings():  # torch 2.14 marks jit.load deprecated; it is still the reader
-                warnings.simplefilter("ignore", FutureWarning)
-                module = torch.jit.load(str(path), map_location=device)
+        if module is None:
+            module = load_torchscript(path, map_location=device)
     except Exception as exc:
         raise GandiagError(
             f"cannot load {path} as TorchScript or torch.export program ({type(exc).__name__}); save the network "

@@ -53,9 +53,9 @@ def test_timed_prints_throughput_and_latency(tmp_path, capsys):
 
 def test_cache_flag_uses_gandiag_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("GANDIAG_CACHE", str(tmp_path / "cache"))
-    for _ in range(2):
+    for again in range(2):  # the second run overwrites its own output: --force (issue 11)
         assert main(["extract", "mnist-subset:test", "--extractor", "pixels", "--cache", "--stats",
-                     "--out", str(tmp_path / "c.npz"), "--quiet"]) == 0
+                     "--out", str(tmp_path / "c.npz"), "--quiet"] + ["--force"] * again) == 0
     assert len(list((tmp_path / "cache" / "stats").glob("pixels-*.npz"))) == 1
 
 
