@@ -41,3 +41,23 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    """Fashion-MNIST from the Debian package ``dataset-fashion-mnist``: {"train"|"test": (images, labels)}.
+
+    Missing data skips locally but fails under CI (which installs the package), like Chromium above.
+    """
+    from gandiag.data import FASHION_MNIST_DEFAULT_ROOT, load_fashion_mnist
+
+    if not os.path.isdir(FASHION_MNIST_DEFAULT_ROOT):
+        message = f"{FASHION_MNIST_DEFAULT_ROOT} not found (apt-get install dataset-fashion-mnist)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    out = {}
+    for split in ("train", "test"):
+        data = load_fashion_mnist(split=split)
+        out[split] = (data.images, data.labels)
+    return out
