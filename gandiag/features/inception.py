@@ -318,6 +318,8 @@ class InceptionExtractor(Extractor):
             protocol_description=PROTOCOL_DESCRIPTIONS[self.protocol],
             weights_published=self.resolved.published,
             weights_found_by=self.resolved.found_by,
+            weights_marker=self.resolved.marker,
+            **({"weights_note": self.resolved.note} if self.resolved.note else {}),
             logits="pool3 @ fc.weight.T + fc.bias" if self.logits_bias else "pool3 @ fc.weight.T (no bias)",
         )
         return prov

@@ -11,6 +11,14 @@ Resolution order for a published weights file (:func:`resolve_weights`):
 
 Offline, the error names the file, its sha256, the URL and where to put it.
 Files are loaded with ``torch.load(weights_only=True)`` (no pickled code runs).
+
+One rule for files the *user* names (1 and 2 alike): any file under any name is used, and its
+provenance says whether its bytes are the published ones (``published``). Numbers computed with
+other bytes (fine-tuned, retrained, random) are marked "unpublished weights" wherever they are
+printed or reported, because they cannot be compared with published tables. A user file that
+carries the published *name* but other bytes gets a :attr:`ResolvedWeights.note` saying so (rename
+it to make the intent plain, or download the published file again if that is what it should be).
+Only the torch hub cache (3), which holds downloads, insists on the published hash.
 """
 from __future__ import annotations
 
@@ -50,6 +58,15 @@ class ResolvedWeights:
     sha256: str
     found_by: str  # "argument", "env:NAME", "torch-hub-cache", "download"
     published: bool  # True when the bytes are the published file
+    note: str = ""  # why a user's file is unpublished although its name says otherwise
+
+    @property
+    def marker(self) -> str:
+        """``""`` for the published file, else the label every number computed with it carries."""
+        return "" if self.published else UNPUBLISHED_MARKER
+
+
+UNPUBLISHED_MARKER = "unpublished weights"
 
 
 def torch_hub_checkpoints() -> Path:
@@ -64,38 +81,48 @@ def _verify_published(path: Path, spec: WeightsSpec, found_by: str) -> ResolvedW
     if digest != spec.sha256:
         raise GandiagError(
             f"weights file {path} (found via {found_by}) has sha256 {digest}, but the published "
-            f"{spec.filename} has sha256 {spec.sha256}: the file is damaged or a different network. "
-            f"Delete it and download {spec.url} again"
+            f"{spec.filename} has sha256 {spec.sha256}: an interrupted download or a different network. "
+            f"If it is your own network, pass it with --weights PATH (or {spec.env_var}=PATH) and its numbers "
+            f"are marked '{UNPUBLISHED_MARKER}'; otherwise delete it and download {spec.url} again"
         )
     return ResolvedWeights(path, digest, found_by, True)
+
+
+def _user_file(path: Path, spec: WeightsSpec, found_by: str) -> ResolvedWeights:
+    """A file the user named: used whatever its name; ``published`` only when the bytes are."""
+    digest = sha256_file(path)
+    published = digest == spec.sha256
+    note = ""
+    if not published and path.name in (spec.filename,) + spec.aliases:
+        note = (f"{path} is named like the published {spec.filename} but has sha256 {digest[:12]}... "
+                f"(published: {spec.sha256[:12]}...); it is used as {UNPUBLISHED_MARKER}. Rename it if it is "
+                f"your own network, or download {spec.url} again if it should be the published file")
+    return ResolvedWeights(path, digest, found_by, published, note)
 
 
 def resolve_weights(spec: WeightsSpec, weights: Optional[os.PathLike] = None, *,
                     allow_download: bool = False) -> ResolvedWeights:
     """Find ``spec``'s weights following the module's resolution order.
 
-    An explicit ``weights`` path is used as given: if its name is the published file
-    name it must have the published hash; any other file (fine-tuned or random
-    weights) is accepted and marked ``published=False`` in the provenance, so its
-    numbers are never mistaken for comparable ones.
+    A file the user names (``weights`` or the environment variable: one rule) is used as
+    given under any name; its provenance says ``published=False`` unless its bytes hash to
+    the published sha256, so its numbers are marked and never mistaken for comparable ones
+    (see the module doc). Only a file in the torch hub cache must have the published hash.
 
     Raises:
-        GandiagError: explicit path missing, hash mismatch, or no copy found offline.
+        GandiagError: a named file missing, a cached file with another hash, or no copy found offline.
     """
     if weights is not None:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise GandiagError(f"weights file {path} does not exist (from weights=/--weights)")
-        if path.name in (spec.filename,) + spec.aliases:
-            return _verify_published(path, spec, "argument")
-        digest = sha256_file(path)
-        return ResolvedWeights(path, digest, "argument", digest == spec.sha256)
+        return _user_file(path, spec, "argument")
     env = os.environ.get(spec.env_var)
     if env:
         path = Path(env).expanduser()
         if not path.is_file():
             raise GandiagError(f"{spec.env_var}={env} does not name an existing file; fix or unset it")
-        return _verify_published(path, spec, f"env:{spec.env_var}")
+        return _user_file(path, spec, f"env:{spec.env_var}")
     cache = torch_hub_checkpoints()
     for name in (spec.filename,) + spec.aliases:
         if (cache / name).is_file():

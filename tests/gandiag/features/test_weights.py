@@ -66,13 +66,12 @@ def test_alias_name_in_cache_is_found(spec, hub):
     assert W.resolve_weights(spec).path.name == "other-name.pth"
 
 
-def test_wrong_hash_in_cache_env_or_published_name_is_refused(spec, hub, tmp_path, monkeypatch):
+def test_wrong_hash_in_cache_is_refused_with_both_remedies(spec, hub, tmp_path, monkeypatch):
     _write(hub / spec.filename, b"damaged")
-    with pytest.raises(GandiagError, match=r"found via torch-hub-cache\) has sha256 [0-9a-f]{64}, but the published"):
+    with pytest.raises(GandiagError, match=r"found via torch-hub-cache\) has sha256 [0-9a-f]{64}, but the published"
+                       r".*your own network, pass it with --weights PATH \(or GANDIAG_TEST_WEIGHTS=PATH\).*"
+                       r"'unpublished weights'.*download https://example.invalid/net-1234abcd.pth again"):
         W.resolve_weights(spec)
-    named = _write(tmp_path / spec.filename, b"damaged")
-    with pytest.raises(GandiagError, match="found via argument"):
-        W.resolve_weights(spec, named)
     monkeypatch.setenv("GANDIAG_TEST_WEIGHTS", str(tmp_path / "missing.pth"))
     with pytest.raises(GandiagError, match="GANDIAG_TEST_WEIGHTS=.*does not name an existing file"):
         W.resolve_weights(spec)
