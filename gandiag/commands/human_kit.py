@@ -58,9 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--staircase-up", type=int, default=1, help="errors in a row before a longer exposure")
     parser.add_argument("--practice", type=int, default=4, help="practice trials with feedback (even; 0 = none)")
     parser.add_argument("--attention", type=int, default=4, help="attention-check trials in the main block")
-    parser.add_argument("--attention-kind", choices=["noise", "repeat"], default="noise",
-                        help="noise: obvious noise images (pass = 'fake'); repeat: an earlier image again "
-                             "(pass = same answer)")
+    parser.add_argument("--attention-kind", choices=["mixed", "noise", "probe"], default="mixed",
+                        help="catch trials with a known answer: noise = a noise image (answer fake); probe = "
+                             "'answer REAL/FAKE' written on screen; mixed = noise and 'answer REAL' alternating")
     parser.add_argument("--participants", type=int, default=10, help="participant ids / trial orders P01..PNN")
     parser.add_argument("--fixation-ms", type=int, default=500, help="fixation cross before each image")
     parser.add_argument("--mask-ms", type=int, default=300, help="backward mask after each image")

@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates for 95%% CIs (0 = none)")
     parser.add_argument("--min-attention", type=float, default=0.75,
                         help="exclude participants whose attention-check pass rate is below this")
+    parser.add_argument("--max-same-answer", type=float, default=0.9,
+                        help="exclude participants giving one answer on more than this share of trials")
+    parser.add_argument("--min-rt-ms", type=float, default=100.0,
+                        help="flag answers given sooner than this after the mask onset (anticipations)")
+    parser.add_argument("--exclude-late-trials", action="store_true",
+                        help="drop trials the page flagged for late frames / durations off by a frame or more")
+    parser.add_argument("--exclude-fast", action="store_true", help="drop answers faster than --min-rt-ms")
     add_seed(parser)
     add_force(parser)
     add_quiet(parser)
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-    from ..human.analysis import score_sessions
+    from ..human.analysis import Rules, score_sessions
     from ..human.kit import read_design
     from ..human.responses import read_responses
     from ..human.summary import render_html, render_png, summary_lines
@@ -55,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
                          inputs=[*args.responses, args.design], force=args.force)
     design = read_design(args.design)
     sessions = read_responses(args.responses, design)
-    scores = score_sessions(sessions, design, n_boot=args.bootstrap, seed=args.seed,
-                            min_attention=args.min_attention, files=[str(p) for p in args.responses])
+    rules = Rules(min_attention=args.min_attention, max_same_answer=args.max_same_answer,
+                  min_rt_ms=args.min_rt_ms, exclude_late=args.exclude_late_trials, exclude_fast=args.exclude_fast)
+    scores = score_sessions(sessions, design, n_boot=args.bootstrap, seed=args.seed, rules=rules,
+                            files=[str(p) for p in args.responses])
     if args.out:
         out = Path(args.out)
         atomic_write_json(out / "scores.json", scores)

@@ -3,17 +3,35 @@
 Orchestration only: attention checks and exclusions, timing checks, then the
 pure statistics of :mod:`gandiag.human.scoring` (overall, per exposure, per
 participant) with two-way bootstrap confidence intervals.
+
+Quality rules (each reported in ``scores.json``, the summary and the printed result):
+
+* **Timing.** A page trial whose fixation, image or mask was off by half a frame
+  or more from its whole number of frames, or during which an animation frame
+  came late (> 1.5 frames after the previous one), is *flagged*
+  (``timing_ok: false`` in the page export); ``exclude_late=True`` drops flagged
+  trials from every score.
+* **Too fast.** A trial answered less than ``min_rt_ms`` after the answer became
+  possible (the mask onset) is flagged as an anticipation (default 100 ms, the
+  usual lower bound of choice reaction times); ``exclude_fast=True`` drops them.
+* **Attention.** Catch trials have a known answer (noise image: "fake"; probe:
+  the answer it names); participants below ``min_attention`` are excluded.
+* **Same answer.** A participant who gives one answer on more than
+  ``max_same_answer`` of the scored trials (the design shows half real, half
+  fake) is excluded.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 import numpy as np
 
 from .. import __version__
 from ..errors import GandiagError
-from .responses import Session
+from .responses import Answer, Session
 from .scoring import (STATS, AnswerTable, bootstrap_stats, bootstrap_weights, check_bootstrap, mean_with_ci,
                       modal_exposure, percentile_ci, stats_from_counts)
 
@@ -21,43 +39,65 @@ UNTIMED = "untimed"
 CORRECTION = "log-linear (Hautus 1995): H=(hits+0.5)/(n_fake+1), F=(false_alarms+0.5)/(n_real+1)"
 
 
+DEFAULT_MIN_RT_MS = 100.0
+DEFAULT_MAX_SAME_ANSWER = 0.9
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Which trials and participants count (see module doc)."""
+
+    min_attention: float = 0.75
+    max_same_answer: float = DEFAULT_MAX_SAME_ANSWER
+    min_rt_ms: float = DEFAULT_MIN_RT_MS
+    exclude_late: bool = False
+    exclude_fast: bool = False
+
+    def validate(self) -> None:
+        for name in ("min_attention", "max_same_answer"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise GandiagError(f"--{name.replace('_', '-')} must be in [0, 1], got {v}")
+        if not 0.0 <= self.min_rt_ms < 10000:
+            raise GandiagError(f"--min-rt-ms must be in [0, 10000) ms, got {self.min_rt_ms}")
+
+    def to_dict(self) -> Dict:
+        return dataclasses.asdict(self)
+
+
 def attention_result(session: Session) -> Dict:
-    """Attention checks of one session: noise = answered "fake"; repeat = same answer as the original."""
-    by_number = {a.number: a for a in session.answers}
-    n = passed = 0
-    for a in session.answers:
-        if a.attention == "noise":
-            n += 1
-            passed += a.response == "fake"
-        elif a.attention == "repeat":
-            original = by_number.get(a.repeat_of)
-            if original is None:
-                continue  # original unanswered (blank paper item): nothing to compare
-            n += 1
-            passed += a.response == original.response
-    return {"checks": n, "passed": passed, "pass_rate": passed / n if n else None}
+    """Catch trials of one session: pass = the known answer (noise: "fake"; probe: the one it names)."""
+    checks = [a for a in session.answers if a.attention is not None]
+    passed = sum(a.response == a.truth for a in checks)
+    return {"checks": len(checks), "passed": passed, "pass_rate": passed / len(checks) if checks else None}
+
+
+def is_fast(a: Answer, rules: Rules) -> bool:
+    return a.rt_ms is not None and a.rt_ms < rules.min_rt_ms
 
 
 def timing_result(session: Session) -> Optional[Dict]:
-    """How closely page trials met their exposure (None for paper sessions)."""
+    """How closely page trials met their design (None for paper sessions)."""
     if session.mode != "page":
         return None
     errors = [a.measured_ms - a.exposure_ms for a in session.answers
               if a.measured_ms is not None and a.exposure_ms is not None]
-    frame = session.frame_ms
-    far = None
-    if frame:
-        # More than 1.5 frames off: the browser dropped frames (busy machine, hidden tab).
-        far = int(sum(abs(e) > 1.5 * frame for e in errors))
-    return {"frame_ms": frame, "trials_measured": len(errors),
+    flagged = [a.number for a in session.answers if a.timing_ok is False]
+    return {"frame_ms": session.frame_ms, "trials_measured": len(errors),
             "max_abs_error_ms": float(max((abs(e) for e in errors), default=0.0)),
             "mean_error_ms": float(np.mean(errors)) if errors else None,
-            "trials_off_by_more_than_1_5_frames": far,
+            "flagged_trials": flagged,
+            "late_frames": int(sum(a.late_frames or 0 for a in session.answers)),
             "trials_with_hidden_page": int(sum(a.page_hidden for a in session.answers))}
 
 
-def _scored(session: Session):
-    return [a for a in session.answers if a.phase == "main" and a.attention is None]
+def _scored(session: Session, rules: Optional[Rules] = None):
+    out = [a for a in session.answers if a.phase == "main" and a.attention is None]
+    if rules is not None and rules.exclude_late:
+        out = [a for a in out if a.timing_ok is not False]
+    if rules is not None and rules.exclude_fast:
+        out = [a for a in out if not is_fast(a, rules)]
+    return out
 
 
 def _exposure_key(value) -> str:
@@ -66,12 +106,12 @@ def _exposure_key(value) -> str:
     return f"{value:g}"
 
 
-def build_table(sessions: Sequence[Session]) -> AnswerTable:
+def build_table(sessions: Sequence[Session], rules: Optional[Rules] = None) -> AnswerTable:
     """:class:`AnswerTable` of the scored trials of ``sessions`` (in that participant order)."""
     image_index: Dict[str, int] = {}
     rows = []
     for p, s in enumerate(sessions):
-        for a in _scored(s):
+        for a in _scored(s, rules):
             i = image_index.setdefault(a.image, len(image_index))
             rows.append((p, i, a.truth == "fake", a.response == "fake",
                          np.nan if a.exposure_ms is None else float(a.exposure_ms)))
@@ -94,24 +134,34 @@ def _with_ci(point: Dict[str, np.ndarray], reps: Optional[Dict[str, np.ndarray]]
     return out
 
 
-def participant_row(session: Session, min_attention: float) -> Dict:
-    scored = _scored(session)
+def participant_row(session: Session, rules: Rules) -> Dict:
+    everything = _scored(session)
+    scored = _scored(session, rules)
     counts = np.zeros((1, 4))
     for a in scored:
         fake, said = a.truth == "fake", a.response == "fake"
         counts[0] += [fake, fake and said, not fake, (not fake) and said]
     st = stats_from_counts(counts)
     attention = attention_result(session)
-    excluded = attention["checks"] > 0 and attention["pass_rate"] < min_attention
+    reasons = []
+    if attention["checks"] > 0 and attention["pass_rate"] < rules.min_attention:
+        reasons.append(f"attention pass rate {attention['pass_rate']:.2f} < {rules.min_attention:g}")
+    said_fake = sum(a.response == "fake" for a in everything)
+    same = max(said_fake, len(everything) - said_fake) / len(everything) if everything else None
+    if same is not None and same > rules.max_same_answer:
+        answer = "fake" if 2 * said_fake > len(everything) else "real"
+        reasons.append(f"answered {answer!r} on {100 * same:.0f}% of trials > {100 * rules.max_same_answer:g}%")
+    fast = [a.number for a in everything if is_fast(a, rules)]
+    excluded = bool(reasons)
     stair = [a.exposure_ms for a in scored if a.staircase_level is not None]
     row = {
         "participant": session.participant, "mode": session.mode, "file": session.file,
         "answered": len(session.answers), "expected": session.expected, "complete": session.complete,
         "scored_trials": len(scored),
         **{k: (float(st[k]) if math.isfinite(float(st[k])) else None) for k in STATS},
-        "attention": attention, "excluded": bool(excluded),
-        "exclusion_reason": (f"attention pass rate {attention['pass_rate']:.2f} < {min_attention:g}"
-                             if excluded else None),
+        "attention": attention, "same_answer_share": same, "fast_trials": fast,
+        "rt_median_ms": _median([a.rt_ms for a in everything if a.rt_ms is not None]),
+        "excluded": excluded, "exclusion_reason": "; ".join(reasons) if reasons else None,
         "staircase_threshold_ms": modal_exposure(stair) if stair else None,
         "timing": timing_result(session),
     }
@@ -120,18 +170,40 @@ def participant_row(session: Session, min_attention: float) -> Dict:
     return row
 
 
+def _median(values):
+    return float(np.median(values)) if len(values) else None
+
+
 def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2000, seed: int = 0,
-                   min_attention: float = 0.75, files: Sequence[str] = ()) -> Dict:
-    """The complete scores document (see docs/human-study.md for every field)."""
+                   min_attention: float = 0.75, files: Sequence[str] = (), rules: Optional[Rules] = None) -> Dict:
+    """The complete scores document (see docs/human-study.md for every field).
+
+    ``rules`` (default: :class:`Rules` with ``min_attention``) decides which trials
+    and participants count.
+    """
     check_bootstrap(n_boot)
-    if not 0.0 <= min_attention <= 1.0:
-        raise GandiagError(f"--min-attention must be in [0, 1], got {min_attention}")
-    rows = [participant_row(s, min_attention) for s in sessions]
+    rules = rules if rules is not None else Rules(min_attention=min_attention)
+    rules.validate()
+    rows = [participant_row(s, rules) for s in sessions]
     kept = [s for s, r in zip(sessions, rows) if not r["excluded"]]
     if not kept:
-        raise GandiagError(f"all {len(sessions)} participants were excluded by attention checks "
-                           f"(--min-attention {min_attention:g}); lower it to look at their answers anyway")
-    table = build_table(kept)
+        raise GandiagError(f"all {len(sessions)} participants were excluded (attention checks below "
+                           f"--min-attention {rules.min_attention:g} or one answer on more than "
+                           f"--max-same-answer {rules.max_same_answer:g} of trials); relax them to look at their "
+                           "answers anyway")
+    table = build_table(kept, rules)
+    kept_rows = [r for r in rows if not r["excluded"]]
+    flagged = sum(len(r["timing"]["flagged_trials"]) for r in kept_rows if r["timing"])
+    timed = [a for s in kept for a in _scored(s) if a.timing_ok is not None]
+    quality = {
+        "rules": rules.to_dict(),
+        "timing_flagged_trials": int(flagged),
+        "timing_flagged_scored_trials": int(sum(a.timing_ok is False for a in timed)),
+        "timed_scored_trials": len(timed),
+        "timing_flagged_excluded": rules.exclude_late,
+        "fast_trials": int(sum(len(r["fast_trials"]) for r in kept_rows)),
+        "fast_excluded": rules.exclude_fast,
+    }
     wp = wi = None
     if n_boot > 0:
         wp, wi = bootstrap_weights(table.n_participants, table.n_images, n_boot, seed)
@@ -168,7 +240,8 @@ def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2
                       "interval": "percentile 95%"},
         "dprime_correction": CORRECTION,
         "signal": "fake (hit = fake answered fake; false alarm = real answered fake)",
-        "min_attention": min_attention,
+        "min_attention": rules.min_attention,
+        "quality": quality,
         "participants_total": len(sessions),
         "participants_included": len(kept),
         "participants_excluded": [r["participant"] for r in rows if r["excluded"]],

@@ -49,6 +49,8 @@ def page_kit(design: Dict, pngs: Dict[str, bytes], masks: List[bytes], *, consen
         for t in p["trials"]:
             row = {"t": t["trial"], "ph": t["phase"], "img": t["image"], "ex": t["exposure_ms"],
                    "att": t["attention"]}
+            if t["attention"] == "probe":
+                row["probe"] = t["truth"]  # the probe says which answer to give
             if t["phase"] == "practice" or (staircase is not None and t["exposure_ms"] is None):
                 row["truth"] = t["truth"]
             rows.append(row)

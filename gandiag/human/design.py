@@ -23,11 +23,17 @@ Design rules:
   participants and are reproducible from ``seed``.
 * **Practice.** ``practice`` extra images (half real, half fake, never reused in
   the main block) come first, shown at the longest exposures, with feedback.
-* **Attention checks.** ``attention`` extra trials spread over the main block
-  (one in each of ``attention`` equal segments): ``noise`` checks show a
-  uniform-noise image (obviously fake; pass = answered "fake"), ``repeat``
-  checks show an earlier main image again (pass = same answer as before).
-  Both use the longest exposure and are never part of the accuracy.
+* **Attention checks** are catch trials with a *known* answer, ``attention``
+  of them spread over the main block (one in each of ``attention`` equal
+  segments), at the longest exposure, never part of the accuracy: ``noise``
+  checks show a uniform-noise image (obviously broken; pass = "fake"),
+  ``probe`` checks show the words "answer REAL" / "answer FAKE" instead of an
+  image (pass = that answer; real and fake probes alternate), ``mixed``
+  (default) alternates noise checks and "answer REAL" probes, so a participant
+  who always gives the same answer fails half of them. (Same-image repeats
+  were dropped: they pass an always-"real" participant and exclude honest
+  observers at chance, biasing the fool rate down exactly when a generator is
+  good; on paper the repeated items were also visible on the same page.)
 * **Staircase (HYPE_time).** With ``staircase=True`` the main trials have no
   fixed exposure: the page starts at ``staircase_start_ms`` and moves one level
   shorter after ``staircase_down`` correct answers in a row, one level longer
@@ -44,11 +50,10 @@ import numpy as np
 
 from ..errors import GandiagError
 
-ATTENTION_KINDS = ("noise", "repeat")
+ATTENTION_KINDS = ("mixed", "noise", "probe")
 TRUTHS = ("real", "fake")
-# Repeat checks need an earlier main trial to repeat; keep this many trials
-# between the original and its repeat so the answer is not simply echoed.
-_REPEAT_MIN_GAP = 2
+# The slowest refresh the page is built for: exposures shorter than one frame at 60 Hz cannot be shown.
+MIN_FRAME_MS = 1000.0 / 60.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class StudyConfig:
         exposures_ms: exposure times; fixed conditions, or the staircase ladder.
         practice: practice trials with feedback (even number; 0 for none).
         attention: attention-check trials inserted in the main block.
-        attention_kind: ``"noise"`` or ``"repeat"`` (see module doc).
+        attention_kind: ``"mixed"``, ``"noise"`` or ``"probe"`` (see module doc).
         participants: number of participant orders (ids ``P01``, ``P02``, ...).
         staircase: adapt the exposure per participant (HYPE_time) instead of
             fixed, counterbalanced exposures.
@@ -78,7 +83,7 @@ class StudyConfig:
     exposures_ms: Tuple[int, ...] = (250, 500, 1000)
     practice: int = 4
     attention: int = 4
-    attention_kind: str = "noise"
+    attention_kind: str = "mixed"
     participants: int = 10
     staircase: bool = False
     staircase_start_ms: Optional[int] = None
@@ -100,6 +105,12 @@ class StudyConfig:
             raise GandiagError("--exposures: give at least one exposure time in ms, e.g. 250,500,1000")
         if any(e <= 0 for e in ex) or len(set(ex)) != len(ex):
             raise GandiagError(f"--exposures: need distinct positive times in ms, got {list(ex)}")
+        short = [e for e in ex if e < MIN_FRAME_MS]
+        if short:
+            raise GandiagError(
+                f"--exposures {short} ms: shorter than one screen frame at 60 Hz ({MIN_FRAME_MS:.1f} ms), so no "
+                "display can show it; use 17 ms (1 frame) or longer"
+            )
         for name in ("participants", "trials"):
             if getattr(self, name) < 1:
                 raise GandiagError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -109,6 +120,12 @@ class StudyConfig:
             )
         if self.attention < 0:
             raise GandiagError(f"--attention must be >= 0, got {self.attention}")
+        if self.attention_kind == "repeat":
+            raise GandiagError(
+                "--attention-kind repeat is no longer offered: repeat checks pass an always-'real' participant "
+                "and exclude honest observers at chance (biasing the fool rate); use mixed (default), noise "
+                "or probe"
+            )
         if self.attention_kind not in ATTENTION_KINDS:
             raise GandiagError(
                 f"--attention-kind must be one of {', '.join(ATTENTION_KINDS)}, got {self.attention_kind!r}"
@@ -139,11 +156,9 @@ class StudyConfig:
                     f"--trials {self.trials} cannot be split evenly into real/fake x {len(ex)} exposures; "
                     f"use a multiple of {unit} (e.g. {lo} or {lo + unit})"
                 )
-        if self.attention_kind == "repeat" and self.attention > self.trials // (_REPEAT_MIN_GAP + 1):
-            raise GandiagError(
-                f"--attention {self.attention} repeat checks need at least {_REPEAT_MIN_GAP + 1} main "
-                f"trials each; lower --attention or raise --trials ({self.trials})"
-            )
+        if self.attention > self.trials:
+            raise GandiagError(f"--attention {self.attention} is more than --trials {self.trials}: at most one "
+                               "check per main trial")
 
     @property
     def ladder_ms(self) -> Tuple[int, ...]:
@@ -171,15 +186,32 @@ class StudyConfig:
         return cls(**d)
 
 
+def check_kinds(config: StudyConfig) -> List[Tuple[str, str]]:
+    """``(kind, truth)`` of each attention check, in the order they appear in the block.
+
+    ``mixed`` alternates a noise image (answer "fake") with an "answer REAL" probe;
+    ``probe`` alternates "answer REAL" and "answer FAKE" probes; ``noise`` is noise only.
+    """
+    out = []
+    for k in range(config.attention):
+        if config.attention_kind == "noise" or (config.attention_kind == "mixed" and k % 2 == 0):
+            out.append(("noise", "fake"))
+        elif config.attention_kind == "mixed":
+            out.append(("probe", "real"))
+        else:
+            out.append(("probe", TRUTHS[k % 2]))
+    return out
+
+
 def image_counts(config: StudyConfig) -> Dict[str, int]:
     """How many images of each kind a kit needs.
 
     Returns:
         ``real`` / ``fake``: images drawn from each source (main + practice);
-        ``noise``: synthetic attention-check images.
+        ``noise``: synthetic attention-check images (probes are text, not images).
     """
     half = config.trials // 2 + config.practice // 2
-    noise = config.attention if config.attention_kind == "noise" else 0
+    noise = sum(kind == "noise" for kind, _ in check_kinds(config))
     return {"real": half, "fake": half, "noise": noise}
 
 
@@ -189,15 +221,20 @@ def participant_ids(n: int) -> List[str]:
     return [f"P{i + 1:0{width}d}" for i in range(n)]
 
 
+PROBE_IDS = {"real": "probe-real", "fake": "probe-fake"}
+
+
 def plan_images(config: StudyConfig) -> List[Dict]:
     """List every stimulus with an opaque id, its truth, role and source row.
 
     Ids (``img-001`` ...) are assigned after a seeded shuffle, so neither the id
-    nor the file name reveals whether an image is real or fake.
+    nor the file name reveals whether an image is real or fake. Probes (text
+    instead of an image, see module doc) are the entries ``probe-real`` /
+    ``probe-fake`` with ``source`` ``"probe"``: their answer is on screen anyway.
 
     Returns:
         dicts with ``id``, ``truth`` (``real``/``fake``), ``role``
-        (``main``/``practice``/``attention``), ``source`` (``real``/``fake``/``noise``),
+        (``main``/``practice``/``attention``), ``source`` (``real``/``fake``/``noise``/``probe``),
         ``source_index`` (row in that source's loaded set) and ``base_slot``
         (the image's exposure slot before the per-participant rotation; main images only).
     """
@@ -222,19 +259,29 @@ def plan_images(config: StudyConfig) -> List[Dict]:
     width = max(3, len(str(len(entries))))
     for rank, idx in enumerate(order):
         entries[idx]["id"] = f"img-{rank + 1:0{width}d}"
+    for truth in sorted({t for kind, t in check_kinds(config) if kind == "probe"}):
+        entries.append({"id": PROBE_IDS[truth], "truth": truth, "role": "attention", "source": "probe",
+                        "source_index": None})
     keys = ("id", "truth", "role", "source", "source_index", "base_slot")
     return [{k: e.get(k) for k in keys} for e in entries]
 
 
-def _attention_positions(n_main: int, n_checks: int, rng: np.random.Generator, min_pos: int) -> List[int]:
-    """Insertion points (before main item ``pos``), one per equal segment of the block."""
+def _attention_positions(n_main: int, n_checks: int, rng: np.random.Generator) -> List[int]:
+    """Insertion points (before main item ``pos``), one per equal segment of the block, never first."""
     bounds = np.linspace(0, n_main, n_checks + 1)
     positions = []
     for k in range(n_checks):
-        lo = max(int(np.ceil(bounds[k])) + (1 if k == 0 else 0), min_pos)
+        lo = int(np.ceil(bounds[k])) + (1 if k == 0 else 0)
         hi = max(int(np.floor(bounds[k + 1])), lo)
         positions.append(int(rng.integers(lo, hi + 1)))
     return positions
+
+
+def _checks(config: StudyConfig, images: List[Dict]) -> List[Dict]:
+    """One image entry per attention check (noise images in order, probes by truth)."""
+    noise = iter([e for e in images if e["source"] == "noise"])
+    by_id = {e["id"]: e for e in images}
+    return [next(noise) if kind == "noise" else by_id[PROBE_IDS[truth]] for kind, truth in check_kinds(config)]
 
 
 def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> List[Dict]:
@@ -243,8 +290,7 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
     Returns:
         dicts with ``trial`` (1-based, practice included), ``phase``
         (``practice``/``main``), ``image``, ``truth``, ``exposure_ms`` (``None`` for
-        staircase-controlled trials), ``attention`` (``None``/``noise``/``repeat``)
-        and ``repeat_of`` (trial number repeated by a repeat check, else ``None``).
+        staircase-controlled trials) and ``attention`` (``None``/``noise``/``probe``).
     """
     rng = np.random.default_rng([config.seed, 2, index])
     ladder = config.ladder_ms
@@ -259,83 +305,53 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
         trials.append(_trial(e, "practice", exposure))
     main = [e for e in images if e["role"] == "main"]
     main = [main[i] for i in rng.permutation(len(main))]
-    main_trials = []
+    sequence = []
     for e in main:
-        if config.staircase:
-            exposure = None
-        else:
-            exposure = slots[(e["base_slot"] + index) % len(slots)]
-        main_trials.append(_trial(e, "main", exposure))
-    noise = [e for e in images if e["role"] == "attention"]
-    min_pos = _REPEAT_MIN_GAP + 1 if config.attention_kind == "repeat" else 1
-    positions = _attention_positions(len(main_trials), config.attention, rng, min_pos)
-    checks = []
-    for k, pos in enumerate(positions):
-        if config.attention_kind == "noise":
-            check = _trial(noise[k], "main", longest)
-            check["attention"] = "noise"
-        else:
-            used = {c[1]["repeat_source"] for c in checks}
-            candidates = [i for i in range(pos - _REPEAT_MIN_GAP) if i not in used]
-            src = int(rng.choice(candidates))
-            check = dict(main_trials[src], exposure_ms=longest, attention="repeat", repeat_source=src)
-        checks.append((pos, check))
+        exposure = None if config.staircase else slots[(e["base_slot"] + index) % len(slots)]
+        sequence.append(_trial(e, "main", exposure))
+    checks = _checks(config, images)
+    # Which kind comes first alternates between participants (mixed/probe), so position does not predict it.
+    shift = index % 2 if config.attention_kind != "noise" and len(checks) > 1 else 0
+    checks = checks[shift:] + checks[:shift]
+    positions = _attention_positions(len(sequence), len(checks), rng)
     # Insert from the back so earlier positions stay valid.
-    sequence = list(main_trials)
-    for pos, check in sorted(checks, key=lambda pc: pc[0], reverse=True):
+    for pos, e in sorted(zip(positions, checks), key=lambda pe: pe[0], reverse=True):
+        check = _trial(e, "main", longest)
+        check["attention"] = "noise" if e["source"] == "noise" else "probe"
         sequence.insert(pos, check)
     trials.extend(sequence)
     for number, t in enumerate(trials, start=1):
         t["trial"] = number
-    for t in trials:
-        if t.get("attention") == "repeat":
-            t["repeat_of"] = main_trials[t.pop("repeat_source")]["trial"]
-    keys = ("trial", "phase", "image", "truth", "exposure_ms", "attention", "repeat_of")
+    keys = ("trial", "phase", "image", "truth", "exposure_ms", "attention")
     return [{k: t.get(k) for k in keys} for t in trials]
 
 
 def _trial(entry: Dict, phase: str, exposure: Optional[int]) -> Dict:
     return {"phase": phase, "image": entry["id"], "truth": entry["truth"], "exposure_ms": exposure,
-            "attention": None, "repeat_of": None}
+            "attention": None}
 
 
 def paper_items(config: StudyConfig, images: List[Dict]) -> List[Dict]:
     """Item order of the printable sheets (untimed: HYPE_inf-style).
 
-    Main images and attention checks are shuffled with their own seed; a repeat
-    check is placed after the item it repeats.
+    Main images and attention checks are shuffled with their own seed; probes
+    print as the words "tick REAL" / "tick FAKE" in place of an image.
 
     Returns:
-        dicts with ``item`` (1-based), ``image``, ``truth``, ``attention`` and
-        ``repeat_of`` (item number repeated, else ``None``).
+        dicts with ``item`` (1-based), ``image``, ``truth`` and ``attention``.
     """
     rng = np.random.default_rng([config.seed, 3])
     main = [e for e in images if e["role"] == "main"]
     order = [main[i] for i in rng.permutation(len(main))]
-    items = [{"image": e["id"], "truth": e["truth"], "attention": None, "repeat_of": None} for e in order]
-    if config.attention_kind == "noise":
-        noise = [e for e in images if e["role"] == "attention"]
-        positions = _attention_positions(len(items), len(noise), rng, 1)
-        for pos, e in sorted(zip(positions, noise), key=lambda pe: pe[0], reverse=True):
-            items.insert(pos, {"image": e["id"], "truth": "fake", "attention": "noise", "repeat_of": None})
-    else:
-        positions = _attention_positions(len(items), config.attention, rng, _REPEAT_MIN_GAP + 1)
-        chosen = set()
-        inserts = []
-        for pos in positions:
-            src = int(rng.choice([i for i in range(pos - _REPEAT_MIN_GAP) if i not in chosen]))
-            chosen.add(src)
-            inserts.append((pos, src))
-        originals = list(items)
-        for pos, src in sorted(inserts, reverse=True):
-            items.insert(pos, dict(originals[src], attention="repeat", repeat_of=("src", src)))
-        index_of = {id(it): k for k, it in enumerate(items)}
-        for it in items:
-            if it["attention"] == "repeat":
-                it["repeat_of"] = index_of[id(originals[it["repeat_of"][1]])] + 1
+    items = [{"image": e["id"], "truth": e["truth"], "attention": None} for e in order]
+    checks = _checks(config, images)
+    positions = _attention_positions(len(items), len(checks), rng)
+    for pos, e in sorted(zip(positions, checks), key=lambda pe: pe[0], reverse=True):
+        items.insert(pos, {"image": e["id"], "truth": e["truth"],
+                           "attention": "noise" if e["source"] == "noise" else "probe"})
     for number, it in enumerate(items, start=1):
         it["item"] = number
-    keys = ("item", "image", "truth", "attention", "repeat_of")
+    keys = ("item", "image", "truth", "attention")
     return [{k: it[k] for k in keys} for it in items]
 
 

@@ -34,7 +34,7 @@ from .sheets import answer_key_csv, render_sheets
 from .stimuli import match_formats, noise_images, png_bytes, scramble_masks
 
 FORMAT = "gandiag-human-kit"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: probe/mixed attention checks, frame-based timing records
 N_MASKS = 8
 KIT_FILES = ("design.json", "index.html", "sheets.pdf", "answer_key.csv")
 
@@ -92,6 +92,8 @@ def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: s
     pools = {"real": real_px, "fake": fake_px, "noise": noise_px}
     pixels, pngs = {}, {}
     for entry in design["images"]:
+        if entry["source"] == "probe":
+            continue  # text on screen / on paper, no pixels
         image = pools[entry["source"]][entry["source_index"]]
         pixels[entry["id"]] = image
         pngs[entry["id"]] = png_bytes(image)
@@ -169,6 +171,8 @@ def build_kit(real_spec: str, fake_spec: str, out, config: StudyConfig, *, title
     else:
         kept.append("design.json")
     for entry in doc["images"]:
+        if entry["source"] == "probe":
+            continue
         path = out / entry["file"]
         if resumed and path.is_file() and sha256_file(path) == entry["sha256"]:
             kept.append(entry["file"])

@@ -26,9 +26,11 @@ from typing import Dict, List, Optional, Sequence
 
 from ..errors import GandiagError
 
-PAGE_COLUMNS = ("kit_id", "participant", "trial", "phase", "image", "attention", "exposure_ms", "measured_ms",
-                "frames", "frame_ms", "response", "rt_ms", "input", "staircase_level", "page_hidden",
-                "answered_at")
+PAGE_COLUMNS = ("kit_id", "participant", "trial", "phase", "image", "attention", "exposure_ms", "exposure_frames",
+                "measured_ms", "frames", "mask_measured_ms", "fixation_measured_ms", "late_frames",
+                "max_frame_gap_ms", "timing_ok", "frame_ms", "response", "rt_ms", "input", "staircase_level",
+                "page_hidden", "answered_at")
+RESPONSES_FORMAT_VERSION = 2  # 2: frame counts, late frames and timing_ok per trial
 PAPER_REQUIRED = ("participant", "item", "response")
 PAPER_OPTIONAL = ("kit_id", "notes")
 _RESPONSES = {"real": "real", "r": "real", "fake": "fake", "f": "fake", "generated": "fake"}
@@ -39,8 +41,10 @@ class Answer:
     """One answered trial, joined with the design's truth.
 
     ``number`` is the trial (page) or item (paper) number; ``exposure_ms`` is the
-    exposure the page used (``None`` = untimed paper item); ``repeat_of`` is the
-    number of the trial/item a repeat check repeats.
+    exposure the design asked for (``None`` = untimed paper item); ``timing_ok`` is
+    the page's verdict that fixation, image and mask each lasted their whole number
+    of frames with no late frame (``None`` for paper); ``late_frames`` counts the
+    animation frames that came more than 1.5 frames after the previous one.
     """
 
     number: int
@@ -50,12 +54,13 @@ class Answer:
     response: str
     phase: str
     attention: Optional[str]
-    repeat_of: Optional[int]
     exposure_ms: Optional[float]
     measured_ms: Optional[float] = None
     rt_ms: Optional[float] = None
     staircase_level: Optional[int] = None
     page_hidden: bool = False
+    timing_ok: Optional[bool] = None
+    late_frames: Optional[int] = None
 
     @property
     def correct(self) -> bool:
@@ -143,11 +148,17 @@ def _page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, lin
         raise _fail(path, line, f"trial {number} has no response")
     hidden = row.get("page_hidden")
     level = _number(row.get("staircase_level"), "staircase_level", path, line, integer=True)
+    ok = row.get("timing_ok")
+    if ok not in (True, False, "true", "false", "True", "False"):
+        raise _fail(path, line, f"trial {number}: timing_ok {ok!r} is not true/false (results from an older "
+                                "page without frame checks cannot be scored for timing; rebuild the kit)")
+    late = _number(row.get("late_frames"), "late_frames", path, line, integer=True, optional=False)
     return Answer(number=number, line=line, image=t["image"], truth=t["truth"], response=response,
-                  phase=t["phase"], attention=t["attention"], repeat_of=t["repeat_of"], exposure_ms=exposure,
+                  phase=t["phase"], attention=t["attention"], exposure_ms=exposure,
                   measured_ms=_number(row.get("measured_ms"), "measured_ms", path, line),
                   rt_ms=_number(row.get("rt_ms"), "rt_ms", path, line), staircase_level=level,
-                  page_hidden=hidden in (True, "true", "True", "1"))
+                  page_hidden=hidden in (True, "true", "True", "1"), timing_ok=ok in (True, "true", "True"),
+                  late_frames=late)
 
 
 def _participant_trials(design, participant, path, line) -> Dict[int, Dict]:
@@ -196,8 +207,9 @@ def read_page_json(path, text: str, design: Dict) -> Session:
     if not isinstance(doc, dict) or doc.get("format") != "gandiag-human-responses":
         raise _fail(path, 1, "not a gandiag human-kit results file (expected \"format\": "
                              "\"gandiag-human-responses\")")
-    if doc.get("format_version") != 1:
-        raise _fail(path, 1, f"format_version {doc.get('format_version')!r} is not supported (expected 1)")
+    if doc.get("format_version") != RESPONSES_FORMAT_VERSION:
+        raise _fail(path, 1, f"format_version {doc.get('format_version')!r} is not supported (expected "
+                             f"{RESPONSES_FORMAT_VERSION})")
     _check_kit(doc.get("kit_id"), design, path, 1)
     participant = str(doc.get("participant", ""))
     trials = _participant_trials(design, participant, path, 1)
@@ -288,7 +300,7 @@ def read_paper_csv(path, header, rows, design: Dict) -> List[Session]:
             continue
         it = items[number]
         answer = Answer(number=number, line=line, image=it["image"], truth=it["truth"], response=response,
-                        phase="main", attention=it["attention"], repeat_of=it["repeat_of"], exposure_ms=None)
+                        phase="main", attention=it["attention"], exposure_ms=None)
         _add(sessions[pid], answer, path, seen[pid])
     return list(sessions.values())
 

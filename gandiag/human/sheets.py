@@ -26,7 +26,7 @@ A4_IN = (8.27, 11.69)
 COLS, ROWS = 4, 5
 PER_PAGE = COLS * ROWS
 FORM_ROWS, FORM_COLS = 25, 4
-KEY_COLUMNS = ("item", "page", "row", "column", "image", "truth", "attention", "repeat_of")
+KEY_COLUMNS = ("item", "page", "row", "column", "image", "truth", "attention")
 
 
 def layout(items: Sequence[Dict], has_examples: bool) -> List[Dict]:
@@ -68,6 +68,16 @@ def _show(ax, image: np.ndarray) -> None:
         spine.set_linewidth(0.6)
 
 
+def _probe(ax, truth: str) -> None:
+    """An attention probe on paper: the answer to tick, written where an image would be."""
+    ax.text(0.5, 0.5, f"Attention check:\ntick {truth.upper()}\nfor this item", ha="center", va="center",
+            fontsize=10, weight="bold", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_linewidth(0.6)
+
+
 def _header(fig, title: str, subtitle: str, kit_id: str, page: int, pages: int, participant_line: bool):
     fig.text(0.06, 0.965, title, fontsize=15, weight="bold", va="top")
     fig.text(0.06, 0.937, subtitle, fontsize=9, va="top", wrap=True)
@@ -89,7 +99,10 @@ def _grid_page(fig, cells: List[Dict], images: Dict[str, np.ndarray], label_trut
         ix = x0 + (cw - img_w) / 2
         iy = y_top - 0.022 - img_h
         ax = fig.add_axes([ix, iy, img_w, img_h])
-        _show(ax, images[cell["image"]])
+        if cell["image"] in images:
+            _show(ax, images[cell["image"]])
+        else:  # an attention probe: the instruction instead of an image
+            _probe(ax, cell["truth"])
         fig.text(ix, y_top - 0.006, str(cell["label"]), fontsize=11, weight="bold", va="top")
         by = iy - 0.026
         if label_truth:

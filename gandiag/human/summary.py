@@ -53,8 +53,25 @@ def summary_lines(scores: Dict) -> List[str]:
             label = "untimed" if e["exposure_ms"] is None else f"{e['exposure_ms']:g} ms"
             lines.append(f"    {label:>9}  n={e['scored_trials']:<5d} accuracy {_fmt(e['accuracy'], pct=True)}  "
                          f"fool rate {_fmt(e['fool_rate'], pct=True)}")
-    if scores["participants_excluded"]:
-        lines.append(f"  excluded by attention checks: {', '.join(scores['participants_excluded'])}")
+    lines.extend(quality_lines(scores))
+    return lines
+
+
+def quality_lines(scores: Dict) -> List[str]:
+    """Timing flags, fast answers and exclusions, one line each (printed and in the HTML)."""
+    q = scores.get("quality") or {}
+    lines = []
+    if q.get("timed_scored_trials"):
+        n, total = q["timing_flagged_scored_trials"], q["timed_scored_trials"]
+        what = "excluded from the scores" if q["timing_flagged_excluded"] else \
+            "still scored; --exclude-late-trials drops them"
+        lines.append(f"  timing: {n} of {total} scored trials off by a frame or more / late frames ({what})")
+    if q.get("fast_trials"):
+        what = "excluded" if q["fast_excluded"] else "still scored; --exclude-fast drops them"
+        lines.append(f"  {q['fast_trials']} answers faster than {q['rules']['min_rt_ms']:g} ms after the mask ({what})")
+    for p in scores["participants"]:
+        if p["excluded"]:
+            lines.append(f"  excluded {p['participant']}: {p['exclusion_reason']}")
     return lines
 
 
@@ -152,6 +169,7 @@ fake: <code>{esc(str((scores.get('sources') or {}).get('fake', {}).get('spec', '
 <h2>Overall</h2><table><tr><th>measure</th><th>value [95% CI]</th></tr>{t1}</table>
 <img src="{uri}" alt="accuracy and fool rate per exposure; accuracy per participant">
 <h2>By exposure</h2><table><tr><th>exposure (ms)</th><th>trials</th><th>accuracy</th><th>fool rate</th><th>d'</th></tr>{t2}</table>
+<h2>Quality</h2><ul>{"".join(f"<li>{esc(line.strip())}</li>" for line in quality_lines(scores)) or "<li>no flags</li>"}</ul>
 <h2>Participants</h2><table><tr><th>id</th><th>mode</th><th>trials</th><th>accuracy</th><th>fool rate</th><th>d'</th>
 <th>c</th><th>attention</th><th>staircase (ms)</th><th>note</th></tr>{t3}</table>
 <p class="small">Confidence intervals: {esc(str(scores['bootstrap']['replicates']))} bootstrap replicates resampling

@@ -15,6 +15,8 @@
   var blank = null;        // empty element (stage shows background only)
   var answerHandler = null;
   var hiddenDuringTrial = false;
+  var TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);  // this tab's ownership token
+  var stopped = false;     // another tab took over this participant: stop without writing
 
   // ---------- small helpers ----------
   function show(id) {
@@ -23,9 +25,20 @@
     document.body.dataset.screen = id.replace('screen-', '');
   }
   function nowIso() { return new Date().toISOString(); }
+  // Saves the session unless another tab has taken this participant over (then this tab stops, so
+  // the two can never overwrite each other's answers: the newer tab continues from the stored state).
   function save() {
+    if (stopped) return false;
+    var stored = loadState(S.participant);
+    if (stored && stored.owner && stored.owner !== TAB) {
+      stopped = true;
+      answerHandler = null;
+      show('screen-taken');
+      return false;
+    }
     try { localStorage.setItem(STORE + S.participant, JSON.stringify(S)); }
     catch (e) { $('feedback').textContent = 'Warning: this browser cannot store results (' + e.name + ').'; }
+    return true;
   }
   function loadState(pid) {
     try { var raw = localStorage.getItem(STORE + pid); return raw ? JSON.parse(raw) : null; }
@@ -68,27 +81,72 @@
   function round1(x) { return Math.round(x * 10) / 10; }
 
   // ---------- presentation of one trial ----------
-  // Fixation for fixation_ms, image for `exposure` ms (to the nearest frame), then the mask.
-  function present(trial, exposure) {
-    var image = imgs[trial.img];
+  // Every duration is a whole number of frames of this display: the nearest one (halves round up,
+  // Math.round), computed from the session's frame estimate, so a condition gets the same number of
+  // frames on every trial (75 ms at 60 Hz = 4.5 frames -> always 5 frames = 83.3 ms).
+  function toFrames(ms) { return Math.round(ms / S.frame_ms); }
+  function stimulusFor(trial) {
+    if (trial.probe) {
+      var p = document.createElement('div');
+      p.className = 'probe';
+      p.textContent = 'Answer ' + (trial.probe === 'real' ? 'REAL' : 'FAKE') + ' for this one';
+      return p;
+    }
+    return imgs[trial.img];
+  }
+  // One animation-frame loop: fixation (nFix frames), image (nEx frames), mask (nMask frames), blank,
+  // and one more frame. A screen change made in a frame callback reaches the display with that frame;
+  // if the next callback comes more than 1.5 frames later, that frame (or one in between) was late
+  // (busy main thread, hidden tab) and the durations on screen are not what was measured.
+  function present(trial, exposure, onMask) {
+    var F = S.frame_ms;
+    var nFix = toFrames(KIT.fixation_ms), nEx = toFrames(exposure), nMask = toFrames(KIT.mask_ms);
+    var image = stimulusFor(trial);
     var mask = masks[(trial.t - 1) % masks.length];
-    var start = null;
+    var phase = 'start', tFix = null, tOn = null, tOff = null, tBlank = null, prev = null;
+    var late = 0, exFrames = 0, maxGap = 0;
     return frames(function (ts) {
-      if (start === null) { setStage(fixation, 'fixation'); start = ts; return undefined; }
-      // Switch on the first frame whose start is within half a frame of the target.
-      return (ts - start >= KIT.fixation_ms - S.frame_ms / 2) ? ts : undefined;
-    }).then(function () {
-      var onset = null, n = 0;
-      return frames(function (ts) {
-        if (onset === null) { setStage(image, 'stimulus'); onset = ts; return undefined; }
-        n += 1;
-        if (ts - onset >= exposure - S.frame_ms / 2) {
-          setStage(mask, 'mask');
-          return { onset: onset, offset: ts, measured: ts - onset, frames: n };
+      if (prev !== null) {
+        var gap = ts - prev;
+        if (gap > maxGap) maxGap = gap;
+        if (gap > 1.5 * F) late += 1;
+      }
+      prev = ts;
+      if (stopped) return null;
+      if (phase === 'start') {
+        tFix = ts;
+        if (nFix > 0) { setStage(fixation, 'fixation'); phase = 'fixation'; return undefined; }
+        phase = 'fixation';
+      }
+      if (phase === 'fixation') {
+        if (ts - tFix >= (nFix - 0.5) * F) { setStage(image, 'stimulus'); tOn = ts; phase = 'stimulus'; }
+        return undefined;
+      }
+      if (phase === 'stimulus') {
+        exFrames += 1;
+        if (ts - tOn >= (nEx - 0.5) * F) {
+          setStage(mask, 'mask'); tOff = ts; phase = 'mask';
+          // Provisional: an answer saved before the mask ends is flagged until the mask is verified.
+          onMask(tOff, timingFields(nEx, tOff - tOn, exFrames, null, tOn - tFix, late, maxGap, false));
         }
         return undefined;
-      });
+      }
+      if (phase === 'mask') {
+        if (ts - tOff >= (nMask - 0.5) * F) { setStage(blank, 'blank'); tBlank = ts; phase = 'confirm'; }
+        return undefined;
+      }
+      var measured = tOff - tOn, maskMeasured = tBlank - tOff, fixMeasured = tOn - tFix;
+      var off = Math.abs(measured - nEx * F) >= 0.5 * F || Math.abs(maskMeasured - nMask * F) >= 0.5 * F ||
+                Math.abs(fixMeasured - nFix * F) >= 0.5 * F;
+      return timingFields(nEx, measured, exFrames, maskMeasured, fixMeasured, late, maxGap, !off && late === 0);
     });
+  }
+  function timingFields(nEx, measured, exFrames, maskMeasured, fixMeasured, late, maxGap, ok) {
+    return {
+      exposure_frames: nEx, measured_ms: round1(measured), frames: exFrames,
+      mask_measured_ms: maskMeasured === null ? null : round1(maskMeasured),
+      fixation_measured_ms: round1(fixMeasured), late_frames: late, max_frame_gap_ms: round1(maxGap), timing_ok: ok
+    };
   }
 
   function waitAnswer(offset) {
@@ -103,13 +161,6 @@
         $('btn-fake').disabled = true;
         resolve({ response: response, input: how, rt: stamp - offset });
       };
-    });
-  }
-
-  function maskThenBlank(offset) {
-    return frames(function (ts) {
-      if (ts - offset >= KIT.mask_ms - S.frame_ms / 2) { setStage(blank, 'blank'); return true; }
-      return undefined;
     });
   }
 
@@ -152,36 +203,41 @@
     $('feedback').className = '';
     hiddenDuringTrial = document.hidden;
     S.in_progress = trial.t;    // a trial cut short by a closed tab is recorded as interrupted
-    save();
-    return present(trial, ex.ms).then(function (shown) {
-      var maskDone = maskThenBlank(shown.offset);
-      return waitAnswer(shown.offset).then(function (ans) {
-        // Saved at once, even while the mask is still up: a tab closed now loses nothing.
-        var rec = {
-          trial: trial.t, phase: trial.ph, image: trial.img, attention: trial.att,
-          exposure_ms: ex.ms, measured_ms: round1(shown.measured), frames: shown.frames,
+    if (!save()) return Promise.resolve();
+    var answerSaved = null;
+    var shownP = present(trial, ex.ms, function (offset, provisional) {
+      // The answer is saved the moment it is given (a tab closed now loses nothing), with the timing
+      // known so far (timing_ok false until the mask is verified); the final timing replaces it.
+      answerSaved = waitAnswer(offset).then(function (ans) {
+        if (stopped) return null;
+        var rec = Object.assign({
+          trial: trial.t, phase: trial.ph, image: trial.img, attention: trial.att, exposure_ms: ex.ms
+        }, provisional, {
           frame_ms: round1(S.frame_ms), response: ans.response, rt_ms: round1(ans.rt), input: ans.input,
-          staircase_level: ex.level, page_hidden: hiddenDuringTrial || document.hidden,
-          answered_at: nowIso()
-        };
-        var feedback = null;
+          staircase_level: ex.level, page_hidden: hiddenDuringTrial || document.hidden, answered_at: nowIso()
+        });
         if (trial.truth !== undefined) {
           rec.correct = (ans.response === trial.truth);
-          if (trial.ph === 'practice') feedback = rec.correct;
           if (ex.level !== null && !trial.att) updateStaircase(rec.correct);
         }
         S.trials.push(rec);
         S.next = k + 1;
         S.in_progress = null;
-        save();
-        return maskDone.then(function () {
-          if (feedback === null) return undefined;
-          var fb = $('feedback');
-          fb.className = feedback ? 'right' : 'wrong';
-          fb.textContent = (feedback ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
-            (trial.truth === 'real' ? 'real.' : 'fake (generated).');
-          return new Promise(function (r) { setTimeout(r, FEEDBACK_MS); });
-        });
+        return save() ? rec : null;
+      });
+    });
+    return shownP.then(function (shown) {
+      if (shown === null) return null;
+      return answerSaved.then(function (rec) {
+        if (rec === null) return null;
+        Object.assign(rec, shown);
+        rec.page_hidden = rec.page_hidden || hiddenDuringTrial || document.hidden;
+        if (!save() || trial.ph !== 'practice') return null;
+        var fb = $('feedback');
+        fb.className = rec.correct ? 'right' : 'wrong';
+        fb.textContent = (rec.correct ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
+          (trial.truth === 'real' ? 'real.' : 'fake (generated).');
+        return new Promise(function (r) { setTimeout(r, FEEDBACK_MS); });
       });
     });
   }
@@ -215,9 +271,11 @@
     else if (nPractice > 0) intro = waitContinue('Practice', 'First ' + nPractice + ' practice trials. After each one you will see whether you were right.' + keys);
     else intro = waitContinue('Ready', 'The study begins now.' + keys);
     function step(k) {
+      if (stopped) return undefined;
       if (k >= trials.length) return finish();
       var p = Promise.resolve();
-      if (k > 0 && k === nPractice && trials[k - 1].ph === 'practice' && k !== first) {
+      // Also when resuming right after the last practice trial: the "no more feedback" notice must be seen.
+      if (k > 0 && k === nPractice && trials[k - 1].ph === 'practice') {
         p = waitContinue('Practice finished', 'The study begins now. From here on you will not be told whether you were right. Keep your eyes on the cross.');
       }
       return p.then(function () { return runTrial(trials, k); }).then(function () { return step(k + 1); });
@@ -228,15 +286,16 @@
   function finish() {
     S.complete = true;
     S.finished_at = nowIso();
-    save();
+    if (!save()) return;
     $('progress-bar').style.width = '100%';
     show('screen-done');
     downloadAll();
   }
 
   // ---------- exports ----------
-  var CSV_COLUMNS = ['kit_id', 'participant', 'trial', 'phase', 'image', 'attention', 'exposure_ms', 'measured_ms',
-    'frames', 'frame_ms', 'response', 'rt_ms', 'input', 'staircase_level', 'page_hidden', 'answered_at'];
+  var CSV_COLUMNS = ['kit_id', 'participant', 'trial', 'phase', 'image', 'attention', 'exposure_ms', 'exposure_frames',
+    'measured_ms', 'frames', 'mask_measured_ms', 'fixation_measured_ms', 'late_frames', 'max_frame_gap_ms',
+    'timing_ok', 'frame_ms', 'response', 'rt_ms', 'input', 'staircase_level', 'page_hidden', 'answered_at'];
   function csvField(v) {
     if (v === null || v === undefined) return '';
     var s = String(v);
@@ -253,7 +312,7 @@
   function resultsJson() {
     // One trial per line, so a scorer can name the line of a bad trial.
     var head = {
-      format: 'gandiag-human-responses', format_version: 1, kit_id: KIT.kit_id, gandiag_version: KIT.version,
+      format: 'gandiag-human-responses', format_version: 2, kit_id: KIT.kit_id, gandiag_version: KIT.version,
       participant: S.participant, complete: !!S.complete, started_at: S.started_at,
       finished_at: S.finished_at || null, frame_ms: round1(S.frame_ms), user_agent: navigator.userAgent,
       screen: S.screen, interrupted_trials: S.interrupted
@@ -312,11 +371,23 @@
       }
     }
     if (S.in_progress !== null && S.in_progress !== undefined) { S.interrupted.push(S.in_progress); S.in_progress = null; }
+    S.owner = TAB;  // take over: from now on an older tab with this id stops at its next save
+    try { localStorage.setItem(STORE + pid, JSON.stringify(S)); } catch (e) { /* reported by save() */ }
     Promise.all([
       Promise.all(Object.keys(KIT.images).map(function (id) { return decode(KIT.images[id]).then(function (im) { imgs[id] = im; }); })),
       Promise.all(KIT.masks.map(function (m) { return decode(m); })).then(function (ms) { masks = ms; })
     ]).then(estimateFrameMs).then(function (f) {
       S.frame_ms = f;
+      // Sub-frame exposures cannot be shown: refuse rather than show a frame longer than designed.
+      var all = KIT.exposures_ms.concat(KIT.staircase ? KIT.staircase.ladder_ms : []);
+      var tooShort = all.filter(function (ms) { return toFrames(ms) < 1; });
+      if (tooShort.length) {
+        show('screen-start');
+        $('start-btn').disabled = false;
+        err.textContent = 'This display refreshes only every ' + round1(f) + ' ms, too slowly for the ' +
+          tooShort[0] + ' ms images of this study. Please use another screen or ask the experimenter.';
+        return undefined;
+      }
       save();
       return runSession();
     });

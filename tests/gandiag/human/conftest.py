@@ -48,11 +48,12 @@ def small_kit(tmp_path_factory, fake_npz):
     return build_small_kit(tmp_path_factory.mktemp("kit") / "kit", fake_npz)
 
 
-def page_json(design, participant, answer, path, *, drop=()):
+def page_json(design, participant, answer, path, *, drop=(), late=(), rt=500.0):
     """Write a results file in the page's export format (same layout as app.js writes).
 
     ``answer(trial) -> "real"|"fake"`` decides each response; trial numbers in
-    ``drop`` are left out (an unfinished session).
+    ``drop`` are left out (an unfinished session); those in ``late`` are flagged
+    as shown with a late frame; ``rt`` (ms or ``rt(trial)``) is every reaction time.
     """
     trials = next(p["trials"] for p in design["participants"] if p["id"] == participant)
     ladder = (design.get("staircase") or {}).get("ladder_ms")
@@ -62,11 +63,14 @@ def page_json(design, participant, answer, path, *, drop=()):
             continue
         exposure = t["exposure_ms"] if t["exposure_ms"] is not None else ladder[0]
         rows.append({"trial": t["trial"], "phase": t["phase"], "image": t["image"], "attention": t["attention"],
-                     "exposure_ms": exposure, "measured_ms": float(exposure), "frames": 3, "frame_ms": 16.7,
-                     "response": answer(t), "rt_ms": 500.0, "input": "key:f",
+                     "exposure_ms": exposure, "exposure_frames": 3, "measured_ms": float(exposure),
+                     "frames": 3, "mask_measured_ms": 100.0, "fixation_measured_ms": 100.0,
+                     "late_frames": int(t["trial"] in late), "max_frame_gap_ms": 40.0 if t["trial"] in late else 16.7,
+                     "timing_ok": t["trial"] not in late, "frame_ms": 16.7,
+                     "response": answer(t), "rt_ms": rt(t) if callable(rt) else rt, "input": "key:f",
                      "staircase_level": None if t["exposure_ms"] is not None else 0,
                      "page_hidden": False, "answered_at": "2026-01-01T00:00:00Z"})
-    head = {"format": "gandiag-human-responses", "format_version": 1, "kit_id": design["kit_id"],
+    head = {"format": "gandiag-human-responses", "format_version": 2, "kit_id": design["kit_id"],
             "gandiag_version": "test", "participant": participant, "complete": not drop,
             "started_at": "2026-01-01T00:00:00Z", "finished_at": None, "frame_ms": 16.7,
             "user_agent": "test", "screen": None, "interrupted_trials": []}

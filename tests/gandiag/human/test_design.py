@@ -54,7 +54,8 @@ def test_practice_first_with_separate_images_and_longest_exposures():
 
 
 def test_noise_attention_checks_spread_over_block_at_longest_exposure():
-    cfg = StudyConfig(trials=24, exposures_ms=(250, 500, 1000), attention=4, practice=2, participants=3)
+    cfg = StudyConfig(trials=24, exposures_ms=(250, 500, 1000), attention=4, attention_kind="noise", practice=2,
+                      participants=3)
     d = build_design(cfg)
     noise_ids = {e["id"] for e in d["images"] if e["role"] == "attention"}
     assert len(noise_ids) == 4 and image_counts(cfg)["noise"] == 4
@@ -68,27 +69,30 @@ def test_noise_attention_checks_spread_over_block_at_longest_exposure():
         assert min(gaps) >= 1
 
 
-def test_repeat_attention_checks_point_to_an_earlier_trial_with_same_image():
-    cfg = StudyConfig(trials=24, exposures_ms=(250, 500), attention=3, attention_kind="repeat", participants=4)
+@pytest.mark.parametrize("kind, expected", [("mixed", {("noise", "fake"): 2, ("probe", "real"): 2}),
+                                            ("probe", {("probe", "real"): 2, ("probe", "fake"): 2})])
+def test_known_answer_checks_have_both_answers(kind, expected):
+    cfg = StudyConfig(trials=24, exposures_ms=(250, 500), attention=4, attention_kind=kind, participants=4)
     d = build_design(cfg)
+    firsts = set()
     for p in d["participants"]:
-        by_number = {t["trial"]: t for t in p["trials"]}
-        checks = [t for t in p["trials"] if t["attention"] == "repeat"]
-        assert len(checks) == 3
-        for c in checks:
-            original = by_number[c["repeat_of"]]
-            assert original["image"] == c["image"] and original["attention"] is None
-            assert c["trial"] - original["trial"] >= 3
+        checks = [t for t in p["trials"] if t["attention"]]
+        assert Counter((t["attention"], t["truth"]) for t in checks) == expected
+        assert all(t["exposure_ms"] == 500 for t in checks)
+        for t in checks:
+            if t["attention"] == "probe":
+                assert t["image"] == f"probe-{t['truth']}"
+        firsts.add((checks[0]["attention"], checks[0]["truth"]))
+    assert len(firsts) == 2  # which kind comes first alternates between participants
     items = d["paper"]["items"]
-    repeats = [it for it in items if it["attention"] == "repeat"]
-    assert len(repeats) == 3
-    for r in repeats:
-        assert items[r["repeat_of"] - 1]["image"] == r["image"] and r["repeat_of"] < r["item"]
+    assert Counter((it["attention"], it["truth"]) for it in items if it["attention"]) == expected
+    probes = [e for e in d["images"] if e["source"] == "probe"]
+    assert all(e["role"] == "attention" for e in probes)
 
 
 def test_image_ids_do_not_reveal_truth():
     d = build_design(StudyConfig(trials=40, exposures_ms=(250, 500), participants=1))
-    ids = sorted(e["id"] for e in d["images"])
+    ids = sorted(e["id"] for e in d["images"] if e["source"] != "probe")
     assert ids == [f"img-{k:03d}" for k in range(1, len(ids) + 1)]
     # Real and fake ids interleave after the seeded shuffle (not one block each).
     truths = [e["truth"] for e in sorted(d["images"], key=lambda e: e["id"])]
@@ -110,7 +114,7 @@ def test_paper_items_cover_main_images_and_noise_checks_once():
     assert [it["item"] for it in items] == list(range(1, 15))
     main_ids = {e["id"] for e in d["images"] if e["role"] == "main"}
     assert {it["image"] for it in items if not it["attention"]} == main_ids
-    assert sum(it["attention"] == "noise" for it in items) == 2
+    assert sum(it["attention"] == "noise" for it in items) == 1 and sum(it["attention"] == "probe" for it in items) == 1
 
 
 def test_participant_ids():
@@ -123,11 +127,13 @@ def test_participant_ids():
     (dict(exposures_ms=()), "--exposures"),
     (dict(exposures_ms=(250, 250)), "distinct"),
     (dict(practice=3), "--practice must be an even"),
-    (dict(attention_kind="blink"), "--attention-kind must be one of noise, repeat"),
+    (dict(attention_kind="blink"), "--attention-kind must be one of mixed, noise, probe"),
+    (dict(attention_kind="repeat"), "repeat is no longer offered"),
+    (dict(exposures_ms=(5, 100)), r"--exposures \[5\] ms: shorter than one screen frame"),
+    (dict(trials=4, exposures_ms=(250,), attention=5), "--attention 5 is more than --trials 4"),
     (dict(participants=0), "--participants must be at least 1"),
     (dict(staircase=True, exposures_ms=(500,)), "at least two --exposures"),
     (dict(staircase=True, exposures_ms=(100, 200), staircase_start_ms=150), "--staircase-start 150"),
-    (dict(trials=6, exposures_ms=(250,), attention=3, attention_kind="repeat"), "repeat checks need"),
     (dict(display_px=4), "--display-px"),
 ])
 def test_invalid_config_names_the_option(kwargs, match):

@@ -25,12 +25,14 @@ def test_kit_files_and_design_record(small_kit, fake_npz):
     assert stored["sources"]["real"]["spec"] == "mnist-subset:test"
     assert stored["sources"]["fake"]["spec"] == str(fake_npz)
     assert stored["sources"]["real"]["num_samples"] == 5  # 4 main + 1 practice
-    for e in stored["images"]:
+    pictures = [e for e in stored["images"] if e["source"] != "probe"]
+    for e in pictures:
         assert sha256_file(out / e["file"]) == e["sha256"]
-    assert len(list((out / "images").glob("*.png"))) == len(stored["images"]) == 12
+    assert len(list((out / "images").glob("*.png"))) == len(pictures) == 11  # + the "answer REAL" probe
+    assert [e["id"] for e in stored["images"] if e["source"] == "probe"] == ["probe-real"]
     # Every trial records image, truth, exposure and attention flag.
     t = stored["participants"][0]["trials"][3]
-    assert set(t) == {"trial", "phase", "image", "truth", "exposure_ms", "attention", "repeat_of"}
+    assert set(t) == {"trial", "phase", "image", "truth", "exposure_ms", "attention"}
     assert read_design(out / "design.json") == stored
 
 
@@ -68,10 +70,11 @@ def test_page_is_self_contained_and_hides_main_truth(small_kit):
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     kit = json.loads(re.search(r'<script type="application/json" id="kit-data">(.*?)</script>', page, re.S).group(1))
     assert kit["kit_id"] == small_kit.kit_id
-    assert set(kit["images"]) == {e["id"] for e in small_kit.design["images"]}
+    assert set(kit["images"]) == {e["id"] for e in small_kit.design["images"] if e["source"] != "probe"}
     assert all(uri.startswith("data:image/png;base64,") for uri in kit["images"].values())
     for rows in kit["participants"].values():
         assert all(("truth" in r) == (r["ph"] == "practice") for r in rows)
+        assert all(r.get("probe") == ("real" if r["att"] == "probe" else None) for r in rows)
 
 
 def test_resume_keeps_files_and_rewrites_missing(tmp_path, fake_npz, kit_builder):
@@ -94,7 +97,8 @@ def test_refuses_to_clobber_a_different_kit_unless_forced(tmp_path, fake_npz, ki
         build_small_kit(tmp_path / "k", fake_npz, seed=4)
     forced = build_small_kit(tmp_path / "k", fake_npz, seed=4, trials=4, exposures_ms=(50,), force=True)
     assert not forced.resumed
-    assert len(list((tmp_path / "k" / "images").glob("*.png"))) == len(forced.design["images"])
+    assert len(list((tmp_path / "k" / "images").glob("*.png"))) == \
+        sum(e["source"] != "probe" for e in forced.design["images"])
 
 
 def test_refuses_non_empty_folder_without_kit(tmp_path, fake_npz, kit_builder):

@@ -25,9 +25,11 @@ def test_page_json_roundtrip(small_kit, page_json_writer, tmp_path):
 def test_page_csv_and_paper_csv(small_kit, tmp_path):
     d = small_kit.design
     trials = d["participants"][0]["trials"]
-    cols = "kit_id,participant,trial,phase,image,attention,exposure_ms,measured_ms,frames,frame_ms,response,rt_ms,input,staircase_level,page_hidden,answered_at"
+    cols = ("kit_id,participant,trial,phase,image,attention,exposure_ms,measured_ms,frames,late_frames,timing_ok,"
+            "frame_ms,response,rt_ms,input,staircase_level,page_hidden,answered_at")
     lines = [cols] + [f"{d['kit_id']},P01,{t['trial']},{t['phase']},{t['image']},{t['attention'] or ''},"
-                      f"{t['exposure_ms']},{t['exposure_ms']},3,16.7,{t['truth']},400,key:f,,false,x" for t in trials]
+                      f"{t['exposure_ms']},{t['exposure_ms']},3,0,true,16.7,{t['truth']},400,key:f,,false,x"
+                      for t in trials]
     (tmp_path / "p1.csv").write_text("\n".join(lines) + "\n")
     items = d["paper"]["items"]
     paper = ["participant,item,response,notes"] + [f"ann,{it['item']},{it['truth'][0].upper()}," for it in items]
