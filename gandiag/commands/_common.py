@@ -72,6 +72,31 @@ def add_image_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--npz-key", default=None, help="array name inside an .npz (default: images/x/arr_0)")
 
 
+#: InceptionV3 input protocols (the keys of gandiag.features.resize.PROTOCOLS, repeated here so that
+#: ``--help`` imports no torch; a test keeps the two equal).
+INCEPTION_PROTOCOLS = ("pytorch-fid", "clean", "torch-fidelity")
+
+
+def add_protocol(parser: argparse.ArgumentParser) -> None:
+    """``--protocol``: which published numbers the Inception features reproduce (recorded in every result)."""
+    parser.add_argument("--protocol", default=None, choices=INCEPTION_PROTOCOLS,
+                        help="InceptionV3 input protocol (resize + normalisation), recorded with every number: "
+                        "pytorch-fid (pytorch-fid 0.3), clean (clean-fid mode=clean), torch-fidelity "
+                        "(torch-fidelity and the TF FID/IS code); inception-v3-fid only (default pytorch-fid)")
+
+
+def extractor_options(extractor: str, protocol) -> dict:
+    """``get_extractor`` options for ``--protocol``; refuses a protocol for an extractor that has none."""
+    from ..errors import GandiagError
+
+    if protocol is None:
+        return {}
+    if extractor != "inception-v3-fid":
+        raise GandiagError(f"--protocol {protocol} applies to the inception-v3-fid extractor only, not {extractor!r}; "
+                           "drop --protocol or use --extractor inception-v3-fid")
+    return {"protocol": protocol}
+
+
 def resolve_device(name: str) -> str:
     """``auto`` -> cuda when available, else cpu; anything else is checked before it is used."""
     import torch
