@@ -5,6 +5,7 @@ Three file kinds are accepted (detected from the content, not the name):
 * **page JSON** - what ``index.html`` downloads (``"format": "gandiag-human-responses"``,
   one trial per line);
 * **page CSV** - the page's CSV download (columns :data:`PAGE_COLUMNS`);
+* **server database** - the SQLite file of ``gandiag human-serve`` (every session of the kit);
 * **paper CSV** - answers transcribed from printed sheets, columns
   ``participant,item,response`` (+ optional ``kit_id`` and ``notes``);
   ``response`` is ``real``/``fake`` or ``R``/``F`` (any case); an empty
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..errors import GandiagError
+from .store import is_database
 
 PAGE_COLUMNS = ("kit_id", "participant", "trial", "phase", "image", "attention", "exposure_ms", "exposure_frames",
                 "measured_ms", "frames", "mask_measured_ms", "fixation_measured_ms", "late_frames",
@@ -121,8 +123,9 @@ def _check_kit(kit_id, design, path, line):
                                 "pass the design.json of the kit these answers came from")
 
 
-def _page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line,
-                 design_staircase: Optional[Dict]) -> Answer:
+def page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line,
+                design_staircase: Optional[Dict]) -> Answer:
+    """One page trial record checked against the participant's designed ``trials`` (also used by the server)."""
     number = _number(row.get("trial"), "trial", path, line, integer=True, optional=False)
     if number not in trials:
         raise _fail(path, line, f"participant {participant} has no trial {number} in the design "
@@ -222,7 +225,7 @@ def read_page_json(path, text: str, design: Dict) -> Session:
     for line, row in entries:
         if not isinstance(row, dict):
             raise _fail(path, line, "each trial must be a JSON object")
-        _add(session, _page_answer(row, trials, participant, path, line, design.get("staircase")), path, seen)
+        _add(session, page_answer(row, trials, participant, path, line, design.get("staircase")), path, seen)
     return session
 
 
@@ -259,7 +262,7 @@ def read_page_csv(path, header, rows, design: Dict) -> List[Session]:
         if pid not in sessions:
             sessions[pid] = Session(pid, "page", str(path), expected=len(trials))
             seen[pid], frames[pid] = {}, []
-        _add(sessions[pid], _page_answer(row, trials, pid, path, line, design.get("staircase")),
+        _add(sessions[pid], page_answer(row, trials, pid, path, line, design.get("staircase")),
              path, seen[pid])
         f = _number(row.get("frame_ms"), "frame_ms", path, line)
         if f is not None:
@@ -305,6 +308,55 @@ def read_paper_csv(path, header, rows, design: Dict) -> List[Session]:
     return list(sessions.values())
 
 
+def read_database(path, design: Dict) -> List[Session]:
+    """Sessions of ``design``'s kit from a ``gandiag human-serve`` SQLite database (opened read-only)."""
+    from .store import Store
+
+    store = Store(path, create=False)
+    try:
+        heads = store.sessions(design["kit_id"])
+        kits = store.kits()
+    except Exception as exc:  # sqlite3.DatabaseError: not our schema, corrupt file
+        raise GandiagError(f"{path}: cannot read as a human-serve database ({exc})") from None
+    if not heads:
+        others = [k for k in kits if k != design["kit_id"]]
+        raise GandiagError(f"{path}: no answers for kit {design['kit_id']!r}"
+                           + (f" (the database holds kits {others}); pass the design.json of that kit"
+                              if others else " (the database is empty)"))
+    sessions = []
+    for head in heads:
+        pid = head["participant"]
+        trials = _participant_trials(design, pid, path, 0)
+        session = Session(pid, "page", f"{path}#{pid}", expected=len(trials))
+        seen: Dict[int, int] = {}
+        for number, row in head["answers"]:
+            where = f"{path}#{pid}/trial {number}"
+            _add(session, page_answer(row, trials, pid, where, 0, design.get("staircase")), where, seen)
+        frames = [r.get("frame_ms") for _, r in head["answers"] if r.get("frame_ms") is not None]
+        session.frame_ms = _number(frames[0], "frame_ms", path, 0) if frames else None
+        sessions.append(session)
+    return sessions
+
+
+def _read_file(path: Path, design: Dict) -> List[Session]:
+    """Sessions in one page JSON / page CSV / paper CSV file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GandiagError(f"{path}: cannot read as UTF-8 text ({exc})") from None
+    if text.lstrip().startswith("{"):
+        return [read_page_json(path, text, design)]
+    else:
+        header, rows = _csv_rows(path, text)
+        if "trial" in header:
+            return read_page_csv(path, header, rows, design)
+        elif "item" in header:
+            return read_paper_csv(path, header, rows, design)
+        else:
+            raise _fail(path, 1, "CSV header has neither 'trial' (page export) nor 'item' (paper "
+                                 "transcription) column")
+
+
 def read_responses(paths: Sequence, design: Dict) -> List[Session]:
     """Read every response file and return one :class:`Session` per participant.
 
@@ -321,21 +373,10 @@ def read_responses(paths: Sequence, design: Dict) -> List[Session]:
         path = Path(p)
         if not path.is_file():
             raise GandiagError(f"response file not found: {path}")
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise GandiagError(f"{path}: cannot read as UTF-8 text ({exc})") from None
-        if text.lstrip().startswith("{"):
-            found = [read_page_json(path, text, design)]
+        if is_database(path):
+            found = read_database(path, design)
         else:
-            header, rows = _csv_rows(path, text)
-            if "trial" in header:
-                found = read_page_csv(path, header, rows, design)
-            elif "item" in header:
-                found = read_paper_csv(path, header, rows, design)
-            else:
-                raise _fail(path, 1, "CSV header has neither 'trial' (page export) nor 'item' (paper "
-                                     "transcription) column")
+            found = _read_file(path, design)
         for s in found:
             if s.participant in owner:
                 raise GandiagError(f"{path}: participant {s.participant} also appears in {owner[s.participant]}; "

@@ -17,6 +17,11 @@
   var hiddenDuringTrial = false;
   var TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);  // this tab's ownership token
   var stopped = false;     // another tab took over this participant: stop without writing
+  // Served by `gandiag human-serve` (http/https with a server block): answers are also sent to the server.
+  var SERVER = (function () {
+    var el = document.getElementById('server-config');
+    return (el && /^https?:$/.test(location.protocol)) ? JSON.parse(el.textContent) : null;
+  }());
 
   // ---------- small helpers ----------
   function show(id) {
@@ -232,7 +237,10 @@
         if (rec === null) return null;
         Object.assign(rec, shown);
         rec.page_hidden = rec.page_hidden || hiddenDuringTrial || document.hidden;
-        if (!save() || trial.ph !== 'practice') return null;
+        if (S.final) S.final[rec.trial] = true;
+        if (!save()) return null;
+        flush();
+        if (trial.ph !== 'practice') return null;
         var fb = $('feedback');
         fb.className = rec.correct ? 'right' : 'wrong';
         fb.textContent = (rec.correct ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
@@ -285,11 +293,65 @@
 
   function finish() {
     S.complete = true;
-    S.finished_at = nowIso();
+    S.finished_at = S.finished_at || nowIso();
     if (!save()) return;
     $('progress-bar').style.width = '100%';
     show('screen-done');
-    downloadAll();
+    if (SERVER) finishOnServer(); else downloadAll();
+  }
+
+  // ---------- server: every answer is sent, re-sent until acknowledged (the server stores it once) ----------
+  var sending = false, retryMs = 500;
+  function post(route, body) {
+    return fetch(SERVER.api + route, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store'
+    }).then(function (res) {
+      return res.json().then(function (j) { j.status = res.status; return j; },
+        function () { return { ok: false, status: res.status, error: 'unreadable reply' }; });
+    }, function () { return { ok: false, status: 0, error: 'the study server cannot be reached' }; });
+  }
+  function unsent() {
+    return S.trials.filter(function (t) { return S.final[t.trial] && !S.sent[t.trial]; });
+  }
+  function flush() {
+    if (!SERVER || sending || stopped || !S) return;
+    var next = unsent()[0];
+    if (!next) return;
+    sending = true;
+    post('answer', { kit_id: KIT.kit_id, participant: S.participant, token: S.token, record: next }).then(function (r) {
+      sending = false;
+      if (r.ok) {
+        S.sent[next.trial] = true; retryMs = 500; save(); flush();
+      } else if (r.status === 0 || r.status >= 500) {
+        // Server down or restarting: keep the answer and try again (it is also in this browser).
+        setTimeout(flush, retryMs); retryMs = Math.min(5000, retryMs * 2);
+      } else {
+        S.refused[next.trial] = r.error; S.sent[next.trial] = true; save(); flush();
+      }
+    });
+  }
+  function finishOnServer() {
+    var left = unsent().length;
+    $('done-text').textContent = left ? 'Sending your answers to the study server (' + left + ' left). Please keep ' +
+      'this page open.' : 'Checking with the study server...';
+    if (left) { flush(); setTimeout(finishOnServer, 300); return; }
+    post('finish', { kit_id: KIT.kit_id, participant: S.participant, token: S.token }).then(function (r) {
+      if (!r.ok) {
+        if (r.status === 0 || r.status >= 500) { setTimeout(finishOnServer, retryMs); return; }
+        $('done-text').textContent = 'The study server did not accept the end of the session: ' + r.error +
+          ' Please contact the organiser and mention kit ' + KIT.kit_id + '.';
+        return;
+      }
+      var text = 'You have finished, and all your answers have been received. Thank you!';
+      if (r.completion_code) text += ' Your completion code is ' + r.completion_code + '.';
+      $('done-text').textContent = text;
+      $('done-text').dataset.finished = '1';
+      if (r.completion_code) { $('completion-code').textContent = r.completion_code; $('completion').hidden = false; }
+      if (r.redirect_url) {
+        $('redirect-link').href = r.redirect_url; $('redirect').hidden = false;
+        setTimeout(function () { location.href = r.redirect_url; }, 3000);
+      }
+    });
   }
 
   // ---------- exports ----------
@@ -352,16 +414,42 @@
   // ---------- start screen ----------
   function start() {
     var err = $('start-error');
-    var pid = $('pid-input').value.trim().toUpperCase();
     if (!$('consent-box').checked) { err.textContent = 'Please read the consent text and tick the box to take part.'; return; }
+    if (SERVER) return startOnServer();
+    var pid = $('pid-input').value.trim().toUpperCase();
     if (!Object.prototype.hasOwnProperty.call(KIT.participants, pid)) {
       err.textContent = 'Unknown participant ID "' + pid + '". Valid IDs look like ' + Object.keys(KIT.participants)[0] + '; ask the experimenter.';
       return;
     }
     err.textContent = '';
     $('start-btn').disabled = true;
+    beginSession(pid, null);
+  }
+
+  // The server gives each new id (from the URL or typed) the next free trial order and a token; the
+  // same id in the same browser resumes; a finished id, or one started in another browser, is refused.
+  function startOnServer() {
+    var err = $('start-error');
+    var external = $('pid-input').value.trim();
+    if (!external) { err.textContent = 'Please enter your participant ID.'; return; }
+    var tokenKey = STORE + 'token/' + external;
+    var token = null;
+    try { token = localStorage.getItem(tokenKey); } catch (e) { token = null; }
+    $('start-btn').disabled = true;
+    err.textContent = 'Contacting the study server...';
+    post('start', { kit_id: KIT.kit_id, external_id: external, token: token,
+                    info: { screen: [screen.width, screen.height], dpr: window.devicePixelRatio } }).then(function (r) {
+      if (!r.ok) { err.textContent = r.error; $('start-btn').disabled = false; return; }
+      err.textContent = '';
+      try { localStorage.setItem(tokenKey, r.token); } catch (e) { /* the session still runs */ }
+      beginSession(r.participant, { token: r.token, answered: r.answered });
+    });
+  }
+
+  function beginSession(pid, server) {
+    var err = $('start-error');
     S = loadState(pid);
-    if (S && S.complete) { show('screen-done'); $('done-text').textContent = 'Participant ' + pid + ' has already finished this study in this browser. You can download the results again.'; return; }
+    if (S && S.complete && !server) { show('screen-done'); $('done-text').textContent = 'Participant ' + pid + ' has already finished this study in this browser. You can download the results again.'; return; }
     if (!S) {
       S = { participant: pid, kit_id: KIT.kit_id, started_at: nowIso(), next: 0, trials: [], complete: false,
             interrupted: [], in_progress: null, frame_ms: null,
@@ -371,6 +459,13 @@
       }
     }
     if (S.in_progress !== null && S.in_progress !== undefined) { S.interrupted.push(S.in_progress); S.in_progress = null; }
+    if (server) {
+      S.token = server.token;
+      S.sent = S.sent || {}; S.final = S.final || {}; S.refused = S.refused || {};
+      server.answered.forEach(function (n) { S.sent[n] = true; });
+      // Records of an earlier visit are final now (a provisional one is never completed).
+      S.trials.forEach(function (t) { S.final[t.trial] = true; });
+    }
     S.owner = TAB;  // take over: from now on an older tab with this id stops at its next save
     try { localStorage.setItem(STORE + pid, JSON.stringify(S)); } catch (e) { /* reported by save() */ }
     Promise.all([
@@ -389,6 +484,8 @@
         return undefined;
       }
       save();
+      flush();
+      if (S.complete) { finish(); return undefined; }
       return runSession();
     });
   }
@@ -409,6 +506,22 @@
     $('n-minutes').textContent = String(Math.max(1, Math.round(first.length * perTrial / 60)));
     $('start-btn').addEventListener('click', start);
     $('pid-input').addEventListener('keydown', function (e) { if (e.key === 'Enter') start(); });
+    if (SERVER) {
+      $('storage-note').textContent = 'Your answers are sent to the study server as you give them (and kept in ' +
+        'this browser until the server confirms them). Kit ' + KIT.kit_id + '.';
+      $('pid-label').textContent = 'Your participant ID:';
+      $('pid-input').placeholder = '';
+      var params = new URLSearchParams(location.search);
+      for (var i = 0; i < SERVER.id_params.length; i++) {
+        var v = params.get(SERVER.id_params[i]);
+        if (v) {
+          // From the crowd platform's link: shown, not editable.
+          $('pid-input').value = v; $('pid-input').readOnly = true;
+          $('pid-label').textContent = 'Your ID (from the link you followed):';
+          break;
+        }
+      }
+    }
   }
   init();
 }());

@@ -1,7 +1,13 @@
-"""Drive index.html in real headless Chromium: keyboard answers, exports, timing, offline, resume."""
+"""Drive index.html in real headless Chromium: keyboard answers, exports, timing, offline, resume, and the page
+served by human-serve (crowd id from the URL, the server SIGKILLed mid-study and restarted, completion code)."""
 import csv
 import io
 import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -21,6 +27,9 @@ document.addEventListener('DOMContentLoaded', () => {
 WAIT = ("() => ['ready', 'done'].includes(document.body.dataset.screen) || "
         "document.getElementById('prompt').dataset.ready === '1'")
 KEYS = {"real": ["f", "ArrowLeft", "F"], "fake": ["j", "ArrowRight", "J"]}
+# Answers saved so far (the session state; server mode also keeps a token key, skipped here).
+STATE_TRIALS = ("(() => { const k = Object.keys(localStorage).find(k => !k.includes('/token/'));"
+                " return JSON.parse(localStorage.getItem(k)).trials.length; })()")
 
 
 def _open(context, kit_dir, requests, errors):
@@ -66,7 +75,7 @@ def _answer(page, trials, choose, stop_after=None):
             page.keyboard.press("Space")
             page.wait_for_function("() => document.body.dataset.screen === 'task'")
             continue
-        number = len(page.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).trials"))
+        number = page.evaluate(STATE_TRIALS)
         trial = trials[number]
         response = choose(trial)
         page.keyboard.press(KEYS[response][k % 3])
@@ -331,3 +340,96 @@ def test_same_id_in_two_tabs_loses_nothing(browser, small_kit, tmp_path):
     assert [r["trial"] for r in exported["trials"]] == [t["trial"] for t in trials]
     assert all(r["response"] == {**given, **rest}[r["trial"]] for r in exported["trials"])
     assert errors == []
+
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(kit, db, port):
+    proc = subprocess.Popen([sys.executable, "-m", "gandiag", "human-serve", str(kit), "--db", str(db), "--port",
+                             str(port), "--quiet", "--completion-code", "C0DE-77", "--redirect-url",
+                             f"http://127.0.0.1:{port}/?thanks=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    assert line.startswith("serving kit"), (line, proc.stderr.read() if proc.poll() is not None else "")
+    return proc
+
+
+def _answer_n(page, trials, n, given):
+    while len(given) < n:
+        page.wait_for_function(WAIT, timeout=20000)
+        screen = page.evaluate("document.body.dataset.screen")
+        if screen == "done":
+            return
+        if screen == "ready":
+            page.keyboard.press("Space")
+            page.wait_for_function("() => document.body.dataset.screen === 'task'")
+            continue
+        t = trials[page.evaluate(STATE_TRIALS)]
+        response = t["truth"] if t["trial"] % 3 else ("real" if t["truth"] == "fake" else "fake")
+        page.keyboard.press(KEYS[response][0])
+        given[t["trial"]] = response
+        page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '0'")
+
+
+def _stored(db):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return {t: json.loads(p)["response"] for t, p in con.execute("SELECT trial, payload FROM answers")}
+    finally:
+        con.close()
+
+
+def test_crowd_session_survives_server_sigkill(browser, small_kit, tmp_path, capsys):
+    port = _free_port()
+    db = tmp_path / "study.sqlite"
+    base = f"http://127.0.0.1:{port}/"
+    proc = _spawn(small_kit.out, db, port)
+    errors = []
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "?PROLIFIC_PID=5f3a9c2b71e0d4a8b6c1f2e3")
+        assert page.input_value("#pid-input") == "5f3a9c2b71e0d4a8b6c1f2e3"
+        assert page.evaluate("document.getElementById('pid-input').readOnly")
+        assert "sent to the study server" in page.inner_text("#storage-note")
+        page.check("#consent-box")
+        page.click("#start-btn")
+        trials = small_kit.design["participants"][0]["trials"]  # the first id gets the first order
+        given = {}
+        _answer_n(page, trials, 4, given)
+        page.wait_for_timeout(500)
+        assert set(_stored(db)) == set(given)  # sent as given
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        _answer_n(page, trials, 8, given)  # the server is down: answers wait in the page
+        proc = _spawn(small_kit.out, db, port)
+        _answer_n(page, trials, len(trials), given)
+        page.wait_for_function("() => document.getElementById('done-text').dataset.finished === '1'", timeout=30000)
+        assert page.inner_text("#completion-code") == "C0DE-77"
+        page.wait_for_url("**/?thanks=1", timeout=10000)
+        assert _stored(db) == given and len(given) == len(trials)
+        # The same person again (another browser, no token): refused.
+        other = browser.new_context().new_page()
+        other.goto(base + "?PROLIFIC_PID=5f3a9c2b71e0d4a8b6c1f2e3")
+        other.check("#consent-box")
+        other.click("#start-btn")
+        other.wait_for_function("() => document.getElementById('start-error').textContent.includes('already')")
+        assert "already completed this study" in other.inner_text("#start-error")
+        other.context.close()
+    finally:
+        context.close()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    assert errors == []
+    assert main(["human-score", str(db), "--design", str(small_kit.out), "--bootstrap", "0", "--quiet",
+                 "--min-attention", "0", "--out", str(tmp_path / "s")]) == 0
+    scores = json.loads((tmp_path / "s" / "scores.json").read_text())
+    scored = [t for t in trials if t["phase"] == "main" and not t["attention"]]
+    assert scores["overall"]["accuracy"]["value"] == pytest.approx(
+        sum(given[t["trial"]] == t["truth"] for t in scored) / len(scored))
