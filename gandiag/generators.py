@@ -107,6 +107,9 @@ class GeneratorSource:
                     out = self.fn(z) if y is None else self.fn(z, y)
                 except GandiagError:
                     raise
+                except SystemExit as exc:
+                    raise GandiagError(f"the generator called sys.exit({exc.code!r}) instead of returning "
+                                       "images") from None
                 except Exception as exc:
                     raise GandiagError(
                         f"the generator failed on a batch of latents of shape {tuple(z.shape)}"
@@ -193,7 +196,9 @@ def _read_meta_json(text: Optional[str], where: str) -> Dict[str, Any]:
 def _finish(fn, meta: Dict[str, Any], kind: str, *, z_dim, output_range, num_classes, prior, layout, device,
             where: str) -> GeneratorSource:
     """Combine file metadata with caller options; disagreements are errors, not overrides."""
-    file_z = meta.get("z_dim")
+    file_z = _meta_count(meta, "z_dim", where)
+    if z_dim is not None and (isinstance(z_dim, bool) or not isinstance(z_dim, int) or z_dim <= 0):
+        raise GandiagError(f"{where}: --z-dim must be a positive whole number, got {z_dim!r}")
     if z_dim is not None and file_z is not None and int(z_dim) != int(file_z):
         raise GandiagError(f"{where}: --z-dim {z_dim} contradicts the file's metadata z_dim={file_z}")
     z = z_dim if z_dim is not None else file_z
@@ -201,17 +206,33 @@ def _finish(fn, meta: Dict[str, Any], kind: str, *, z_dim, output_range, num_cla
         raise GandiagError(f"{where}: the latent size is not recorded in the file; pass --z-dim (z_dim=...)")
     declared = parse_range(output_range)
     file_range = meta.get("output_range")
-    if declared is not None and file_range is not None and tuple(map(float, file_range)) != declared:
+    if file_range is not None:
+        try:
+            file_range = parse_range(file_range)
+        except GandiagError as exc:
+            raise GandiagError(f"{where}: metadata output_range: {exc}") from None
+    if declared is not None and file_range is not None and file_range != declared:
         raise GandiagError(
-            f"{where}: --output-range {output_range} contradicts the file's metadata output_range={file_range}"
+            f"{where}: --output-range {output_range} contradicts the file's metadata output_range={list(file_range)}"
         )
-    rng = declared or (tuple(map(float, file_range)) if file_range is not None else None)
-    classes = num_classes if num_classes is not None else meta.get("num_classes")
+    rng = declared or file_range
+    classes = num_classes if num_classes is not None else _meta_count(meta, "num_classes", where)
     pri = prior or meta.get("prior") or "normal"
     if pri not in PRIORS:
         raise GandiagError(f"{where}: unknown latent prior {pri!r}; valid values are: {', '.join(PRIORS)}")
     return GeneratorSource(fn=fn, z_dim=int(z), output_range=rng, num_classes=int(classes) if classes else None,
                            prior=pri, kind=kind, layout=layout, meta={**meta, "source": where}, device=device)
+
+
+def _meta_count(meta: Dict[str, Any], key: str, where: str) -> Optional[int]:
+    """A positive whole number from the file's metadata (``None`` when absent); anything else is an error."""
+    value = meta.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise GandiagError(f"{where}: metadata {key}={value!r} must be a positive whole number; fix the file's "
+                           f"{META_FILE}" + (" or pass --z-dim" if key == "z_dim" else ""))
+    return value
 
 
 def load_generator(
@@ -338,13 +359,26 @@ def _load_callable(spec: str, device: str):
         module = importlib.import_module(mod_name)
     except ImportError as exc:
         raise GandiagError(f"cannot import {mod_name!r} for {spec!r}: {exc} (is it on PYTHONPATH?)") from None
+    except SystemExit as exc:
+        raise GandiagError(f"importing {mod_name!r} called sys.exit({exc.code!r}); a generator module must not "
+                           "exit the process") from None
+    except Exception as exc:
+        raise GandiagError(f"importing {mod_name!r} for {spec!r} failed: {type(exc).__name__}: {exc}") from None
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
             raise GandiagError(f"{mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if not isinstance(obj, torch.nn.Module) and callable(obj) and _takes_no_arguments(obj):
-        obj = obj()  # a factory that returns the generator
+        try:
+            obj = obj()  # a factory that returns the generator
+        except GandiagError:
+            raise
+        except SystemExit as exc:
+            raise GandiagError(f"the factory {spec}() called sys.exit({exc.code!r}); it must return a "
+                               "generator") from None
+        except Exception as exc:
+            raise GandiagError(f"the factory {spec}() raised {type(exc).__name__}: {exc}") from None
     if isinstance(obj, torch.nn.Module):
         obj = obj.to(device).eval()
     elif not callable(obj):

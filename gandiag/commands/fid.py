@@ -48,7 +48,8 @@ def _is_stats_file(spec: str) -> bool:
         return False
     try:
         with np.load(path, allow_pickle=False) as data:
-            return "mu" in data.files and "sigma" in data.files
+            # 'mu' or 'sigma' alone is a broken statistics file, not images: FeatureStats.load says so
+            return "mu" in data.files or "sigma" in data.files
     except Exception:
         return False
 

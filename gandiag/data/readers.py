@@ -130,20 +130,59 @@ def load_folder(path, *, recursive: bool = True, limit: Optional[int] = None) ->
                 pictures.append(im.copy())
         except (UnidentifiedImageError, OSError) as exc:
             raise GandiagError(f"cannot read image {file}: {exc}") from None
-    gray = all(p.mode in ("L", "1", "I;16", "I") for p in pictures)
     sizes = {p.size for p in pictures}
     if len(sizes) != 1:
         raise GandiagError(
             f"{path}: images have {len(sizes)} different sizes ({', '.join(f'{w}x{h}' for w, h in sorted(sizes)[:4])}...); "
             "resize them to one size first"
         )
-    mode = "L" if gray else "RGB"
-    array = np.stack([np.asarray(p.convert(mode), dtype=np.uint8) for p in pictures])
-    if gray:
-        array = array[:, None]
-    else:
-        array = array.transpose(0, 3, 1, 2)
-    return ImageSet(to_canonical(np.ascontiguousarray(array), name=str(path)), None, str(path))
+    planes = [_picture_array(p, f) for p, f in zip(pictures, files)]
+    gray = all(a.ndim == 2 for a in planes)
+    if not gray:  # a folder mixing gray and colour images: gray ones become R=G=B
+        planes = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in planes]
+    if all(a.dtype == np.uint8 for a in planes):
+        array = np.stack(planes)
+    else:  # 16-bit images: full depth scaled to [0, 1] (8-bit ones by 255), never clipped to 8 bit
+        array = np.stack([a.astype(np.float64) / (255.0 if a.dtype == np.uint8 else 65535.0) for a in planes])
+        array = array.astype(np.float32)
+    array = array[:, None] if gray else array.transpose(0, 3, 1, 2)
+    value_range = None if array.dtype == np.uint8 else (0.0, 1.0)
+    return ImageSet(to_canonical(np.ascontiguousarray(array), value_range=value_range, name=str(path)), None,
+                    str(path))
+
+
+def _picture_array(picture, file) -> np.ndarray:
+    """One PIL image as ``(H, W)`` gray or ``(H, W, 3)`` RGB, uint8, or uint16 for 16-bit gray.
+
+    Alpha is dropped only when fully opaque (else it is an error: gandiag would have to invent a
+    background); palette images become gray when their colours are all gray, else RGB.
+    """
+    mode = original = picture.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        values = np.asarray(picture, dtype=np.int64)
+        if values.min() < 0 or values.max() > 65535:
+            raise GandiagError(f"cannot read image {file}: {mode} pixel values {values.min()}..{values.max()} are "
+                               "outside 0..65535; save it as an 8- or 16-bit PNG")
+        return values.astype(np.uint16)
+    if mode == "F":
+        raise GandiagError(f"cannot read image {file}: floating-point TIFF-style pixels (mode F) have no defined "
+                           "range; save it as an 8- or 16-bit PNG, or pass an .npy array with --output-range")
+    if mode == "P":
+        picture = picture.convert("RGBA" if "transparency" in picture.info else "RGB")
+        mode = picture.mode
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        alpha = np.asarray(picture.getchannel("A"))
+        if alpha.min() < 255:
+            raise GandiagError(f"cannot read image {file}: it has a transparent alpha channel (mode {mode}); "
+                               "flatten it onto a background and save it without alpha")
+        picture = picture.convert("L" if mode in ("LA", "La") else "RGB")
+        mode = picture.mode
+    if mode in ("L", "1"):
+        return np.asarray(picture.convert("L"), dtype=np.uint8)
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all() and original in ("P", "PA"):
+        return np.ascontiguousarray(rgb[..., 0])  # a palette of grays: one channel
+    return rgb
 
 
 def load_torchvision_mnist(root, *, train: bool = True, download: bool = False) -> ImageSet:

@@ -227,7 +227,9 @@ class FeatureStats:
             raise GandiagError(f"FeatureStats.load: {str(path)!r} has keys {sorted(arrays)}, expected 'mu' and "
                                "'sigma' (pytorch-fid format) or a file written by FeatureStats.save()")
         if "count" in arrays and "m2" in arrays:
-            return cls.from_arrays({"count": arrays["count"], "mean": arrays["mu"], "m2": arrays["m2"]})
+            out = cls.from_arrays({"count": arrays["count"], "mean": arrays["mu"], "m2": arrays["m2"]})
+            _check_sigma_agrees(out, arrays["sigma"], path)  # pytorch-fid reads sigma: both must say the same
+            return out
         mu = np.asarray(arrays["mu"], dtype=np.float64)
         sigma = np.asarray(arrays["sigma"], dtype=np.float64)
         if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
@@ -244,3 +246,23 @@ class FeatureStats:
     def __repr__(self) -> str:
         count = "unknown (plain mu/sigma)" if self._fixed_cov is not None else self._count
         return f"FeatureStats(dim={self.dim}, count={count})"
+
+
+def _check_sigma_agrees(stats: "FeatureStats", sigma, path) -> None:
+    """A file holding both ``sigma`` and the merge state (``count``, ``m2``) is read by two kinds of
+    tools: pytorch-fid uses ``sigma``, gandiag ``m2 / (count - 1)``. If they disagree the file was
+    edited or corrupted, and whichever we picked, one tool would report a wrong FID: refuse it."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    if sigma.shape != (stats.dim, stats.dim):
+        raise GandiagError(f"FeatureStats.load: {str(path)!r} has sigma {sigma.shape} but m2 "
+                           f"{(stats.dim, stats.dim)}; the file is inconsistent: recompute it")
+    if not np.isfinite(sigma).all():
+        raise GandiagError(f"FeatureStats.load: {str(path)!r}: sigma contains NaN or Inf; recompute the file")
+    if stats.count is None or stats.count < 2:
+        raise GandiagError(f"FeatureStats.load: {str(path)!r} counts {stats.count} rows; sigma needs at least 2")
+    cov = stats.cov
+    scale = max(float(np.abs(cov).max()), 1e-300)
+    if not np.allclose(sigma, cov, rtol=1e-6, atol=1e-9 * scale):
+        worst = float(np.abs(sigma - cov).max())
+        raise GandiagError(f"FeatureStats.load: {str(path)!r}: sigma disagrees with m2/(count-1) (max difference "
+                           f"{worst:.3g}); the file was edited or corrupted: recompute it, or keep only mu and sigma")
