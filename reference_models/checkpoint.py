@@ -40,11 +40,11 @@ PathLike = Union[str, os.PathLike]
 
 def generator_meta(config: TrainConfig, step: int) -> Dict[str, Any]:
     """The calling-convention facts a consumer of the generator needs (see module doc)."""
-    lo, hi = output_range(config)
+    value_range = output_range(config)  # None for 2-D toy points
     return {
         "z_dim": config.z_dim,
         "prior": config.prior,
-        "output_range": [lo, hi],
+        "output_range": list(value_range) if value_range is not None else None,
         "num_classes": config.num_classes,
         "image_shape": list(config.image_shape),
         "model": config.model_name,
@@ -132,3 +132,36 @@ def load_generator(path: PathLike) -> Tuple[nn.Module, Dict[str, Any]]:
     generator.eval()
     meta = dict(obj.get("meta") or generator_meta(config, int(obj.get("step", 0))))
     return generator, meta
+
+
+# ------------------------------------------------------------------------------ gandiag source kind
+def _recognise_checkpoint(spec: str) -> bool:
+    """A run folder (``checkpoints/last.pt``) or a ``torch.save`` file in one of :data:`FORMATS`."""
+    from gandiag.sources import probe_torch_file
+
+    path = Path(spec)
+    if path.is_dir():
+        return (path / "checkpoints" / "last.pt").is_file()
+    probe = probe_torch_file(path)
+    return bool(probe) and probe["status"] == "weights" and probe.get("format") in FORMATS
+
+
+def _open_checkpoint(spec: str, options):
+    from gandiag.sources import generator_from
+
+    module, meta = load_generator(spec)
+    return generator_from(module.to(options.device), meta, "checkpoint", str(spec), options)
+
+
+def register_gandiag_source() -> None:
+    """Register reference-trainer checkpoints with gandiag's source registry (idempotent).
+
+    Called through the ``gandiag.sources`` entry point (pyproject.toml), so gandiag reads
+    ``gandiag evaluate runs/x`` without importing this package itself.
+    """
+    from gandiag.data.kinds import SOURCES, register_source
+
+    if "checkpoint" not in SOURCES:
+        register_source("checkpoint", _recognise_checkpoint, open=_open_checkpoint,
+                        description="a reference-trainer run folder or checkpoint (.pt, format "
+                        f"{CHECKPOINT_FORMAT} or {GENERATOR_FORMAT})", example="runs/dcgan")

@@ -19,7 +19,10 @@ ARCHS = ("gan2014", "dcgan", "mlp")
 LOSSES = ("nonsaturating", "minimax")
 OPTIMIZERS = ("adam", "sgd")
 PRIORS = ("normal", "uniform")
-DATASETS = ("mnist-subset", "stacked-mnist")
+UPDATES = ("alternating", "simultaneous")
+DATASETS = ("mnist-subset", "stacked-mnist", "ring8", "grid25")
+TOY_DATASETS = ("ring8", "grid25")  # 2-D mixtures of Gaussians (reference_models/toy.py)
+UNROLL_OPTIMIZERS = ("same", "sgd")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class TrainConfig:
     arch: str = "dcgan"            # gan2014 (MLP G / maxout D, Goodfellow 2014), dcgan, mlp
     z_dim: int = 64
     prior: str = "normal"          # z ~ N(0, I) or U(-1, 1)^z_dim
+    z_scale: float = 1.0           # G multiplies z by this first (gan2014: sqrt(3), pylearn2's U(-sqrt3, sqrt3))
     g_width: int = 64              # dcgan: channels of the 14x14 layer (7x7 has 2x); mlp: hidden units
     d_width: int = 32              # dcgan: channels of D's first conv; mlp: hidden units
     g_depth: int = 2               # mlp only: hidden layers of G
@@ -43,14 +47,27 @@ class TrainConfig:
     batchnorm: bool = True         # BatchNorm in G (dcgan, mlp) and in dcgan D's hidden convs
     d_dropout: bool = True         # gan2014: dropout in D (input keep 0.8, hidden keep 0.5)
     # --- data ------------------------------------------------------------------------
-    dataset: str = "mnist-subset"  # embedded 8000-digit train split; stacked-mnist = 3 digits as RGB 32x32
+    dataset: str = "mnist-subset"  # embedded 8000-digit train split; stacked-mnist = 3 digits as RGB 32x32;
+    #                                ring8 / grid25 = 2-D Gaussian mixtures (arch=mlp, points, not images)
     train_size: int = 0            # 0 = all rows; else a seeded, label-stratified subset (memorization)
+    # under-represented digits (e.g. "5" or "5,8"): only rare_keep of their images stay in the
+    # training set (seeded), the setting in which GANs drop modes (partial-collapse preset)
+    rare_digits: str = ""
+    rare_keep: float = 0.1
     image_size: int = 28           # 28 or 32 (32 pads MNIST by 2 pixels)
     # --- game ------------------------------------------------------------------------
     loss: str = "nonsaturating"    # -log D(G(z)) (non-saturating) or log(1 - D(G(z))) (minimax)
     d_steps: int = 1               # k discriminator updates per generator update
+    # alternating: D steps, then G against the updated D. simultaneous: pylearn2's AdversaryCost2
+    # (gan2014) -- one sample and one D forward pass (same dropout masks) give both losses, both
+    # gradients are taken at the current weights and both optimizers step together.
+    update: str = "alternating"
     unroll_steps: int = 0          # Metz et al. 2017: G sees D after this many look-ahead updates
-    unroll_lr: float = 0.0         # SGD step size of the look-ahead updates (0 = d_lr)
+    unroll_lr: float = 0.0         # step size of the look-ahead updates (0 = d_lr)
+    # same: the look-ahead repeats D's own optimizer from its current state (Adam: copied moments
+    # and step count, as Metz et al. unrolled Adam); sgd: plain SGD steps of size unroll_lr.
+    unroll_optimizer: str = "same"
+    pack: int = 1                  # PacGAN (Lin et al. 2018): D judges packs of this many samples jointly
     reuse_fake: bool = True        # G update reuses the last D step's fake batch (DCGAN recipe; faster)
     label_smoothing: float = 0.0   # one-sided: real target 1 - s (Salimans et al. 2016)
     # --- optimization ----------------------------------------------------------------
@@ -82,6 +99,22 @@ class TrainConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("prior", self.prior, PRIORS)
+        _choice("update", self.update, UPDATES)
+        _choice("unroll_optimizer", self.unroll_optimizer, UNROLL_OPTIMIZERS)
+        _positive("pack", self.pack)
+        if self.batch_size % self.pack:
+            raise GandiagError(f"config pack={self.pack} must divide batch_size={self.batch_size} (D sees "
+                               "batch_size/pack packs)")
+        if self.pack > 1 and self.conditional:
+            raise GandiagError("config pack > 1 is for unconditional GANs (set conditional=false)")
+        if self.is_toy and (self.arch != "mlp" or self.conditional):
+            raise GandiagError(f"config dataset={self.dataset} (2-D points) needs arch=mlp and conditional=false")
+        _positive("z_scale", self.z_scale)
+        if self.z_scale != 1.0 and self.arch == "dcgan":
+            raise GandiagError("config z_scale applies to the MLP generators (arch=gan2014 or mlp), not arch=dcgan")
+        if self.update == "simultaneous" and (self.d_steps != 1 or self.unroll_steps):
+            raise GandiagError("config update=simultaneous takes one joint step: it needs d_steps=1 and "
+                               "unroll_steps=0 (or set update=alternating)")
         _choice("dataset", self.dataset, DATASETS)
         _choice("image_size", self.image_size, (28, 32))
         for key in ("z_dim", "g_width", "d_width", "g_depth", "d_depth", "d_steps", "batch_size", "steps"):
@@ -94,6 +127,16 @@ class TrainConfig:
             _positive(key, getattr(self, key))
         if not 0.0 <= self.label_smoothing < 0.5:
             raise GandiagError(f"config label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if self.rare_digits:
+            try:
+                digits = self.rare_digit_list
+            except ValueError:
+                digits = ()
+            if not digits or any(not 0 <= d <= 9 for d in digits) or self.dataset != "mnist-subset":
+                raise GandiagError(f"config rare_digits={self.rare_digits!r} must list MNIST digits 0-9 separated "
+                                   "by commas (e.g. rare_digits=5,8) and needs dataset=mnist-subset")
+        if not 0.0 < self.rare_keep <= 1.0:
+            raise GandiagError(f"config rare_keep must be in (0, 1], got {self.rare_keep}")
         if self.lr_decay < 1.0:
             raise GandiagError(f"config lr_decay divides the lr each update and must be >= 1, got {self.lr_decay}")
         if self.dataset == "stacked-mnist" and self.image_size != 32:
@@ -109,6 +152,15 @@ class TrainConfig:
 
     # ------------------------------------------------------------------------------------
     @property
+    def rare_digit_list(self) -> Tuple[int, ...]:
+        return tuple(sorted({int(d) for d in self.rare_digits.split(",") if d.strip()}))
+
+    @property
+    def is_toy(self) -> bool:
+        """2-D point data (ring8, grid25) instead of images."""
+        return self.dataset in TOY_DATASETS
+
+    @property
     def channels(self) -> int:
         return 3 if self.dataset == "stacked-mnist" else 1
 
@@ -117,7 +169,10 @@ class TrainConfig:
         return 10 if self.conditional else None
 
     @property
-    def image_shape(self) -> Tuple[int, int, int]:
+    def image_shape(self) -> Tuple[int, ...]:
+        """``(C, H, W)`` of one sample; ``(2,)`` for the 2-D toy datasets."""
+        if self.is_toy:
+            return (2,)
         return (self.channels, self.image_size, self.image_size)
 
     @property
@@ -128,6 +183,8 @@ class TrainConfig:
             name = f"cgan-{name}"
         if self.unroll_steps:
             name = f"unrolled{self.unroll_steps}-{name}"
+        if self.pack > 1:
+            name = f"pac{self.pack}-{name}"
         return name
 
     def to_dict(self) -> Dict[str, Any]:
@@ -213,7 +270,8 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     ),
     "gan2014-mnist": (
         "Goodfellow et al. 2014 MNIST: MLP G 100-1200-1200-784, maxout D 240x5, dropout, SGD 0.1 + momentum",
-        {"arch": "gan2014", "z_dim": 100, "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
+        {"arch": "gan2014", "z_dim": 100, "prior": "uniform", "z_scale": 3 ** 0.5, "update": "simultaneous",
+         "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
          "beta2": 0.7, "momentum_ramp_steps": 125000, "lr_decay": 1.000004, "min_lr": 1e-6,
          "batch_size": 100, "steps": 3000, "batchnorm": False},
     ),
@@ -231,6 +289,12 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
         "a few digits instead of covering all ten",
         {"arch": "mlp", "z_dim": 8, "g_width": 256, "d_width": 256, "g_lr": 2e-3, "d_lr": 2e-4,
          "batchnorm": False, "steps": 900, "sample_every": 300, "monitor_every": 300, "checkpoint_every": 300},
+    ),
+    "partial-collapse": (
+        "drops a digit: the dcgan-mnist recipe on a training set where 5s are under-represented (a "
+        "seeded tenth of them kept, ~1% of the digits); the GAN draws the other nine digits and almost "
+        "no 5s, on every seed",
+        {"rare_digits": "5", "rare_keep": 0.1},
     ),
     "memorize": (
         "memorizes: an MLP GAN trained on 32 digits copies training images pixel for pixel (only a "

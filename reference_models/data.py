@@ -56,8 +56,26 @@ def stratified_subset(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(np.asarray(order[:size], dtype=np.int64))
 
 
+def rare_subset(labels: np.ndarray, rare: tuple, keep: float, seed: int) -> np.ndarray:
+    """Indices of all rows except that each class in ``rare`` keeps only ``ceil(keep * count)``
+    of its rows (a seeded choice): the data of a GAN that is to drop those modes."""
+    rng = np.random.default_rng([seed, 5])
+    rows = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if int(c) in rare:
+            idx = rng.permutation(idx)[:int(np.ceil(keep * len(idx)))]
+        rows.append(idx)
+    return np.sort(np.concatenate(rows))
+
+
 def load_train_data(config: TrainConfig) -> TrainData:
-    """The embedded MNIST train split (or Stacked MNIST / a subset) prepared for ``config``."""
+    """The embedded MNIST train split (or Stacked MNIST / a subset / 2-D points) prepared for ``config``."""
+    if config.is_toy:
+        from .toy import toy_points
+
+        points, modes = toy_points(config.dataset, config.seed)
+        return TrainData(torch.from_numpy(points.copy()), torch.from_numpy(modes), points)
     data = load_mnist_subset("train")
     images, labels = np.asarray(data.images), np.asarray(data.labels)
     if config.dataset == "stacked-mnist":
@@ -65,6 +83,9 @@ def load_train_data(config: TrainConfig) -> TrainData:
         idx = rng.integers(0, len(images), size=(STACKED_MNIST_SIZE, 3))
         images = np.concatenate([images[idx[:, c]] for c in range(3)], axis=1)
         labels = 100 * labels[idx[:, 0]] + 10 * labels[idx[:, 1]] + labels[idx[:, 2]]
+    if config.rare_digits:
+        keep = rare_subset(labels, config.rare_digit_list, config.rare_keep, config.seed)
+        images, labels = images[keep], labels[keep]
     if config.train_size:
         if config.train_size > len(images):
             raise GandiagError(f"config train_size={config.train_size} exceeds the {len(images)} training images")

@@ -40,30 +40,94 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown generator loss {kind!r}")  # config validation makes this unreachable
 
 
+def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
+    """PacGAN packing (Lin et al. 2018): ``pack`` consecutive samples become one D input.
+
+    Images ``(B, C, H, W)`` -> ``(B/pack, pack*C, H, W)`` (channels stacked, as PacGAN's DCGAN);
+    points / flat vectors ``(B, F)`` -> ``(B/pack, pack*F)``. ``pack=1`` returns ``x``.
+    """
+    if pack == 1:
+        return x
+    return x.reshape(x.shape[0] // pack, pack * x.shape[1], *x.shape[2:])
+
+
+def _lookahead_step(params: Dict[str, torch.Tensor], grads, lr: float, optimizer: Optional[torch.optim.Optimizer],
+                    state: Dict[str, Dict[str, torch.Tensor]]):
+    """One differentiable update of the look-ahead weights.
+
+    ``optimizer=None``: plain SGD. Adam / SGD-momentum: the same update rule as
+    ``torch.optim`` from a *copy* of the optimizer's current state, continued for the
+    look-ahead steps (so the look-ahead moves D as its next real steps would).
+    """
+    new = {}
+    for (name, p), g in zip(params.items(), grads):
+        if optimizer is None:
+            new[name] = p - lr * g
+            continue
+        group = optimizer.param_groups[0]
+        st = state[name]
+        if isinstance(optimizer, torch.optim.Adam):
+            b1, b2 = group["betas"]
+            st["step"] = st["step"] + 1
+            st["m"] = b1 * st["m"] + (1 - b1) * g
+            st["v"] = b2 * st["v"] + (1 - b2) * g * g
+            m_hat = st["m"] / (1 - b1 ** st["step"])
+            v_hat = st["v"] / (1 - b2 ** st["step"])
+            # 1e-16 under the root keeps d sqrt(v)/dv finite where v = 0 (a weight never moved);
+            # elsewhere it changes nothing at float32 precision.
+            new[name] = p - lr * m_hat / (torch.sqrt(v_hat + 1e-16) + group["eps"])
+        else:  # SGD with momentum: buf = mu * buf + g; p -= lr * buf
+            mu = group.get("momentum", 0.0)
+            st["buf"] = g if st.get("buf") is None else mu * st["buf"] + g
+            new[name] = p - lr * st["buf"]
+    return new
+
+
+def _copied_state(optimizer: Optional[torch.optim.Optimizer], named: Dict[str, torch.Tensor]):
+    state: Dict[str, Dict[str, torch.Tensor]] = {}
+    if optimizer is None:
+        return state
+    for name, p in named.items():
+        st = optimizer.state.get(p, {})
+        if isinstance(optimizer, torch.optim.Adam):
+            state[name] = {"step": float(st["step"]) if "step" in st else 0.0,
+                           "m": st["exp_avg"].detach().clone() if "exp_avg" in st else torch.zeros_like(p),
+                           "v": st["exp_avg_sq"].detach().clone() if "exp_avg_sq" in st else torch.zeros_like(p)}
+        else:
+            buf = st.get("momentum_buffer")
+            state[name] = {"buf": None if buf is None else buf.detach().clone()}
+    return state
+
+
 def unrolled_discriminator(d: nn.Module, real: torch.Tensor, fake: torch.Tensor, steps: int, lr: float,
                            label_smoothing: float = 0.0, real_y: Optional[torch.Tensor] = None,
-                           fake_y: Optional[torch.Tensor] = None) -> Callable[..., torch.Tensor]:
-    """Look ``steps`` SGD updates ahead of ``d`` *differentiably* (Metz et al. 2017, eq. 6-7).
+                           fake_y: Optional[torch.Tensor] = None, optimizer: Optional[torch.optim.Optimizer] = None,
+                           pack: int = 1) -> Callable[..., torch.Tensor]:
+    """Look ``steps`` discriminator updates ahead of ``d`` *differentiably* (Metz et al. 2017, eq. 6-7).
 
-    ``theta_{k+1} = theta_k - lr * grad_theta L_D(theta_k; real, G(z))`` with the graph kept
+    ``theta_{k+1} = theta_k + update(grad_theta L_D(theta_k; real, G(z)))`` with the graph kept
     (``create_graph=True``), so the generator's loss on ``D_{theta_K}`` back-propagates through
     the look-ahead into G: G is penalised for moves that D could answer within K steps, which
-    is what spreads its mass over modes. The real ``d`` is not modified; buffers (BatchNorm
-    statistics) are used as copies. The paper's look-ahead used the D optimizer (Adam); plain
-    SGD steps are used here because Adam's ``1/sqrt(v)`` has unbounded second derivatives.
+    is what spreads its mass over modes. ``optimizer`` = D's own optimizer: the update is its
+    rule (Adam or SGD-momentum) continued from a copy of its state, as the paper unrolled Adam
+    (with ``optimizer=None``: plain SGD steps of size ``lr``, which at Adam's learning rate barely
+    move D). The real ``d`` and its optimizer are not modified; buffers (BatchNorm statistics)
+    are used as copies.
 
     Returns:
         a function ``(x, y=None) -> logits`` evaluating the look-ahead discriminator.
     """
     params: Dict[str, torch.Tensor] = dict(d.named_parameters())
     buffers = {name: b.clone() for name, b in d.named_buffers()}
+    state = _copied_state(optimizer, params)
 
     def call(p, x, y=None):
+        x = pack_samples(x, pack)
         args = (x,) if y is None else (x, y)
         return functional_call(d, {**p, **buffers}, args)
 
     for _ in range(steps):
         loss = discriminator_loss(call(params, real, real_y), call(params, fake, fake_y), label_smoothing)
         grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
-        params = {name: p - lr * g for (name, p), g in zip(params.items(), grads)}
+        params = _lookahead_step(params, grads, lr, optimizer, state)
     return lambda x, y=None: call(params, x, y)

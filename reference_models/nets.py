@@ -38,7 +38,9 @@ from .config import TrainConfig
 
 
 def output_range(config: TrainConfig) -> Tuple[float, float]:
-    """Value range of the generator's output for this config."""
+    """Value range of the generator's output for this config (``None``: 2-D points, unbounded)."""
+    if config.is_toy:
+        return None
     return (-1.0, 1.0) if config.arch == "dcgan" else (0.0, 1.0)
 
 
@@ -63,10 +65,11 @@ class MLPGenerator(nn.Module):
     """``z [+ one-hot y] -> (Linear, ReLU) x depth -> Linear -> sigmoid`` reshaped to (1, 28, 28)."""
 
     def __init__(self, z_dim: int, hidden: Tuple[int, ...], num_classes: int = 0, image_side: int = 28,
-                 batchnorm: bool = False):
+                 batchnorm: bool = False, z_scale: float = 1.0):
         super().__init__()
         self.num_classes = num_classes
         self.image_side = image_side
+        self.z_scale = float(z_scale)  # fixed input scale: U(-1, 1) * sqrt(3) = pylearn2's uniform noise
         layers, width = [], z_dim + num_classes
         for units in hidden:
             layers += [nn.Linear(width, units), nn.BatchNorm1d(units) if batchnorm else nn.Identity(), nn.ReLU()]
@@ -77,7 +80,9 @@ class MLPGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.num_classes > 0:
             assert y is not None, "conditional generator needs labels y"
-            z = torch.cat([z, _one_hot(y, self.num_classes)], dim=1)
+            z = torch.cat([z * self.z_scale, _one_hot(y, self.num_classes)], dim=1)
+        elif self.z_scale != 1.0:
+            z = z * self.z_scale
         x = torch.sigmoid(self.out(self.body(z)))
         return x.view(-1, 1, self.image_side, self.image_side)
 
@@ -185,11 +190,16 @@ def build_generator(config: TrainConfig) -> nn.Module:
     """The generator for ``config`` with initial weights drawn from torch's global RNG."""
     classes = config.num_classes or 0
     if config.arch == "gan2014":
-        g = MLPGenerator(config.z_dim, (1200, 1200), classes)
+        g = MLPGenerator(config.z_dim, (1200, 1200), classes, z_scale=config.z_scale)
         _uniform_linear_init(g, 0.05)
         return g
+    if config.is_toy:
+        from .toy import PointGenerator
+
+        return PointGenerator(config.z_dim, (config.g_width,) * config.g_depth, config.batchnorm)
     if config.arch == "mlp":
-        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm)
+        return MLPGenerator(config.z_dim, (config.g_width,) * config.g_depth, classes, batchnorm=config.batchnorm,
+                            z_scale=config.z_scale)
     g = DCGANGenerator(config.z_dim, config.g_width, config.channels, config.image_size, classes, config.batchnorm)
     _dcgan_init(g)
     return g
@@ -200,19 +210,22 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
     if config.arch == "gan2014":
         drop = config.d_dropout
         d = MLPDiscriminator((240, 240), classes, maxout_pieces=5, input_drop=0.2 if drop else 0.0,
-                             hidden_drop=0.5 if drop else 0.0)
+                             hidden_drop=0.5 if drop else 0.0, in_features=784 * config.pack)
         _uniform_linear_init(d, 0.005)
         return d
     if config.arch == "mlp":
-        return MLPDiscriminator((config.d_width,) * config.d_depth, classes)
-    d = DCGANDiscriminator(config.d_width, config.channels, config.image_size, classes, config.batchnorm)
+        inputs = 2 if config.is_toy else 784
+        return MLPDiscriminator((config.d_width,) * config.d_depth, classes, in_features=inputs * config.pack)
+    d = DCGANDiscriminator(config.d_width, config.channels * config.pack, config.image_size, classes,
+                           config.batchnorm)
     _dcgan_init(d)
     return d
 
 
-def init_output_bias_from_marginals(generator: nn.Module, images: torch.Tensor, eps: float = 1e-3) -> None:
-    """Set a sigmoid generator's output bias to ``logit(mean pixel)`` (pylearn2's
-    ``init_sigmoid_bias_from_marginals``), so the untrained G already outputs the mean digit."""
+def init_output_bias_from_marginals(generator: nn.Module, images: torch.Tensor, eps: float = 1e-7) -> None:
+    """Set a sigmoid generator's output bias to ``logit(clip(mean pixel, eps, 1 - eps))``
+    (pylearn2's ``init_sigmoid_bias_from_marginals``, which clips at 1e-7), so the untrained G
+    already outputs the mean digit."""
     assert isinstance(generator, MLPGenerator)
     mean = images.reshape(len(images), -1).mean(0).clamp(eps, 1 - eps)
     with torch.no_grad():

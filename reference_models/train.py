@@ -39,7 +39,7 @@ from . import config as config_mod
 from .checkpoint import CHECKPOINT_FORMAT, config_of, generator_meta, read_checked, save_torch_atomic
 from .config import TrainConfig
 from .data import BatchOrder, load_train_data
-from .losses import discriminator_loss, generator_loss, unrolled_discriminator
+from .losses import discriminator_loss, generator_loss, pack_samples, unrolled_discriminator
 from .nets import build_discriminator, build_generator, init_output_bias_from_marginals, output_range
 from .samples import generate_canonical, sample_prior, save_grid
 
@@ -88,10 +88,15 @@ class Trainer:
         self.step = 0
         self.data_batches = 0
         fixed = torch.Generator().manual_seed(config.seed * 7919 + 2)
-        self.fixed_z = sample_prior(config.prior, SAMPLE_GRID + 16, config.z_dim, fixed)
+        # 2-D runs plot 1,000 points per sample picture instead of an 8x8 image grid
+        self.fixed_z = sample_prior(config.prior, 1000 if config.is_toy else SAMPLE_GRID + 16, config.z_dim, fixed)
         self.fixed_y = torch.arange(len(self.fixed_z)) % 10 if config.conditional else None
         self.monitor = None
-        if monitor and config.monitor_every:
+        if monitor and config.monitor_every and config.is_toy:
+            from .toy import ToyMonitor
+
+            self.monitor = ToyMonitor(config, device=self.device)
+        elif monitor and config.monitor_every:
             from .monitor import Monitor
 
             self.monitor = Monitor(config, self.data, device=self.device)
@@ -144,6 +149,8 @@ class Trainer:
         return self.G(z) if y is None else self.G(z, y)
 
     def _d(self, x, y):
+        if self.config.pack > 1:  # PacGAN: D sees packs of consecutive samples (unconditional only)
+            return self.D(pack_samples(x, self.config.pack))
         return self.D(x) if y is None else self.D(x, y)
 
     def d_update(self, keep_graph: bool = False):
@@ -182,8 +189,10 @@ class Trainer:
         if fake is None:
             fake = self._g(z, fake_y)
         if c.unroll_steps:
-            look_ahead = unrolled_discriminator(self.D, real, fake, c.unroll_steps, c.unroll_lr or c.d_lr,
-                                                c.label_smoothing, real_y, fake_y)
+            same = c.unroll_optimizer == "same"
+            lr = c.unroll_lr or (self.d_opt.param_groups[0]["lr"] if same else c.d_lr)
+            look_ahead = unrolled_discriminator(self.D, real, fake, c.unroll_steps, lr, c.label_smoothing, real_y,
+                                                fake_y, optimizer=self.d_opt if same else None, pack=c.pack)
             logits = look_ahead(fake, fake_y)
         else:
             self.D.requires_grad_(False)  # G's update needs no D weight gradients
@@ -197,11 +206,43 @@ class Trainer:
         self.g_opt.step()
         return {"g_loss": loss.item()}
 
+    def simultaneous_step(self) -> Dict[str, float]:
+        """pylearn2's ``AdversaryCost2`` update (goodfeli/adversarial, used by mnist.yaml).
+
+        One real batch X and one sample S = G(z); D runs once on each (one set of dropout
+        masks), and both objectives come from that pass: ``d_obj = 1/2 [BCE(D(X), 1) +
+        BCE(D(S), 0)]`` and ``g_obj = BCE(D(S), 1) = -log D(S)``. Gradients of ``d_obj``
+        w.r.t. D's weights and of ``g_obj`` w.r.t. G's weights are both taken at the current
+        weights, then both optimizers step: neither player sees the other's update.
+        """
+        c = self.config
+        real, ry = self._real_batch()
+        z, fy = self._noise(c.batch_size)
+        fake = self._g(z, fy)
+        real_logits, fake_logits = self._d(real, ry), self._d(fake, fy)
+        d_loss = discriminator_loss(real_logits, fake_logits, c.label_smoothing)
+        g_loss = generator_loss(fake_logits, c.loss)
+        d_params, g_params = list(self.D.parameters()), list(self.G.parameters())
+        d_grads = torch.autograd.grad(d_loss, d_params, retain_graph=True)
+        g_grads = torch.autograd.grad(g_loss, g_params)
+        for params, grads in ((d_params, d_grads), (g_params, g_grads)):
+            for param, grad in zip(params, grads):
+                param.grad = grad
+        self.d_opt.step()
+        self.g_opt.step()
+        self.d_opt.zero_grad(set_to_none=True)
+        self.g_opt.zero_grad(set_to_none=True)
+        return {"d_loss": d_loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
+                "d_fake": torch.sigmoid(fake_logits).mean().item(), "g_loss": g_loss.item()}
+
     def train_step(self) -> Dict[str, float]:
-        """``d_steps`` discriminator updates then one generator update; returns losses."""
+        """``d_steps`` discriminator updates then one generator update (or one simultaneous
+        update, ``update=simultaneous``); returns losses."""
         self._set_schedules()
         stats: Dict[str, float] = {}
         c = self.config
+        if c.update == "simultaneous":
+            return self._count(self.simultaneous_step())
         # Reusing the last D step's fake batch for G is PyTorch's DCGAN recipe and pylearn2's
         # (one sample S feeds both objectives); reuse_fake=false draws fresh noise instead
         # (Algorithm 1 of Goodfellow et al.).
@@ -211,6 +252,10 @@ class Trainer:
         if not reuse:
             z, fy = self._noise(c.batch_size)
         stats.update(self.generator_step(z, fy, real, ry, fake))
+        return self._count(stats)
+
+    def _count(self, stats: Dict[str, float]) -> Dict[str, float]:
+        """Finish a step: advance the counter, check the losses, add them to the log window."""
         self.step += 1
         for key, value in stats.items():
             if not math.isfinite(value):
@@ -292,6 +337,13 @@ class Trainer:
     def save_samples(self) -> Optional[Path]:
         if self.out is None:
             return None
+        if self.config.is_toy:
+            from .toy import generate_points, save_scatter
+
+            points = generate_points(self.G, self.fixed_z.to(self.device))
+            path = self.out / "samples" / f"{step_name(self.step)}.png"
+            save_scatter(path, [(f"step {self.step}", points)], self.config.dataset)
+            return path
         z = self.fixed_z[:SAMPLE_GRID + (16 if self.config.conditional else 0)].to(self.device)
         y = None if self.fixed_y is None else self.fixed_y[:len(z)].to(self.device)
         images = generate_canonical(self.G, z, y, self.range)
@@ -380,7 +432,7 @@ class Trainer:
                 self.save_samples()
             if self.monitor is not None and not self._due(c.monitor_every):
                 self.run_monitor(final=True)
-            if self.out is not None:
+            if self.out is not None and not c.is_toy:  # exports are image generators; 2-D runs keep checkpoints
                 from .export import export_generator
 
                 export_generator(self.G, self.config, self.step, self.out / "export")

@@ -246,3 +246,143 @@ def test_resumed_log_equals_uninterrupted_log_line_by_line(tmp_path):
     train = [r for r in last if r["kind"] == "train"]
     assert train[1]["elapsed_s"] >= state["log_state"]["elapsed_s"] >= train[0]["elapsed_s"]
     assert [r["steps_run"] for r in last if r["kind"] == "event"] == [9]
+
+
+def test_gan2014_simultaneous_update_takes_both_gradients_at_the_same_weights():
+    # pylearn2's AdversaryCost2: D's and G's gradients from one forward pass at the old weights.
+    config = tiny("gan2014-mnist", batch_size=16, d_dropout=False)
+    assert config.update == "simultaneous"
+    trainer, twin = Trainer(config, None, quiet=True), Trainer(config, None, quiet=True)
+    trainer._set_schedules()
+    real, _ = twin._real_batch()
+    z, _ = twin._noise(config.batch_size)
+    fake = twin.G(z)
+    lr = trainer.g_opt.param_groups[0]["lr"]
+    g_grads = torch.autograd.grad(generator_loss(twin.D(fake), "nonsaturating"), list(twin.G.parameters()))
+    d_grads = torch.autograd.grad(discriminator_loss(twin.D(real), twin.D(fake.detach())), list(twin.D.parameters()))
+    trainer.train_step()
+    # first SGD-momentum step: p <- p - lr * grad
+    for new, old, grad in zip(trainer.G.parameters(), twin.G.parameters(), g_grads):
+        torch.testing.assert_close(new, old - lr * grad, rtol=0, atol=1e-7)
+    for new, old, grad in zip(trainer.D.parameters(), twin.D.parameters(), d_grads):
+        torch.testing.assert_close(new, old - lr * grad, rtol=0, atol=1e-7)
+    # alternating (the option) lets G see the updated D: a different G step
+    alt = Trainer(config.replace(update="alternating", reuse_fake=True), None, quiet=True)
+    alt.train_step()
+    assert any(not torch.allclose(a, b) for a, b in zip(alt.G.parameters(), trainer.G.parameters()))
+
+
+def test_gan2014_noise_is_pylearn2_uniform_and_bias_clip_is_1e7():
+    config = preset("gan2014-mnist")
+    assert (config.prior, config.z_scale) == ("uniform", 3 ** 0.5)
+    trainer = Trainer(tiny("gan2014-mnist", batch_size=16), None, quiet=True)
+    z = torch.rand(8, config.z_dim) * 2 - 1  # the exported contract: z ~ U(-1, 1)
+    with torch.no_grad():  # G's first layer sees U(-sqrt3, sqrt3) noise (variance 1)
+        by_hand = torch.sigmoid(trainer.G.out(trainer.G.body(z * 3 ** 0.5))).view(-1, 1, 28, 28)
+        torch.testing.assert_close(trainer.G(z), by_hand)
+    mean = trainer.data.images.reshape(len(trainer.data), -1).mean(0).double()
+    assert (mean == 0).any()  # blank corner pixels: clipped at 1e-7, not 1e-3
+    expected = torch.logit(mean.clamp(1e-7, 1 - 1e-7)).float()
+    torch.testing.assert_close(trainer.G.out.bias, expected)
+    with pytest.raises(GandiagError, match="update=simultaneous takes one joint step"):
+        config.replace(d_steps=2)
+
+
+def test_unrolled_lookahead_repeats_ds_own_adam_steps():
+    # The look-ahead with D's optimizer = K real Adam steps of a copy of D (and its state) on the
+    # same batches: Metz et al. unroll the optimizer D actually uses.
+    import copy
+
+    trainer = Trainer(tiny("unrolled-mnist", unroll_steps=3), None, quiet=True)
+    for _ in range(3):  # give Adam a non-trivial state
+        trainer.train_step()
+    real, _, z, _ = fixed_batches(trainer)
+    fake = trainer.G(z)
+    lr = trainer.d_opt.param_groups[0]["lr"]
+    ahead = unrolled_discriminator(trainer.D, real, fake, steps=3, lr=lr, optimizer=trainer.d_opt)
+    d_copy = copy.deepcopy(trainer.D)
+    opt_copy = torch.optim.Adam(d_copy.parameters(), lr=lr, betas=trainer.d_opt.param_groups[0]["betas"])
+    opt_copy.load_state_dict(trainer.d_opt.state_dict())
+    for _ in range(3):
+        loss = discriminator_loss(d_copy(real), d_copy(fake.detach()))
+        opt_copy.zero_grad()
+        loss.backward()
+        opt_copy.step()
+    sgd = unrolled_discriminator(trainer.D, real, fake, steps=3, lr=lr)  # the old look-ahead
+    with torch.no_grad():
+        torch.testing.assert_close(ahead(fake), d_copy(fake), rtol=1e-4, atol=1e-5)
+        moved = (ahead(fake) - trainer.D(fake)).abs().mean().item()
+        sgd_moved = (sgd(fake) - trainer.D(fake)).abs().mean().item()
+    assert moved > 10 * sgd_moved  # plain SGD at Adam's lr hardly moves D
+
+
+def test_unrolling_changes_the_generator_gradient():
+    trainer = Trainer(tiny("unrolled-mnist", unroll_steps=5), None, quiet=True)
+    for _ in range(3):
+        trainer.train_step()
+    real, _, z, _ = fixed_batches(trainer)
+
+    def g_grad(**kw):
+        fake = trainer.G(z)
+        d = unrolled_discriminator(trainer.D, real, fake, steps=5, lr=trainer.d_opt.param_groups[0]["lr"], **kw)
+        grads = torch.autograd.grad(generator_loss(d(fake), "nonsaturating"), list(trainer.G.parameters()))
+        return torch.cat([g.flatten() for g in grads])
+
+    fake = trainer.G(z)
+    trainer.D.requires_grad_(False)
+    plain = torch.autograd.grad(generator_loss(trainer.D(fake), "nonsaturating"), list(trainer.G.parameters()))
+    trainer.D.requires_grad_(True)
+    plain = torch.cat([g.flatten() for g in plain])
+    cos = torch.nn.functional.cosine_similarity
+    adam, sgd = g_grad(optimizer=trainer.d_opt), g_grad()
+    print("cosine(unrolled-adam, plain) =", cos(adam, plain, dim=0).item(), " cosine(unrolled-sgd, plain) =",
+          cos(sgd, plain, dim=0).item())
+    assert cos(sgd, plain, dim=0) > 0.99  # the old SGD look-ahead was a no-op for G
+    assert cos(adam, plain, dim=0) < 0.9
+
+
+def test_pacgan_packs_consecutive_samples_into_one_discriminator_input():
+    from reference_models.losses import pack_samples
+
+    x = torch.arange(4 * 1 * 2 * 2, dtype=torch.float32).view(4, 1, 2, 2)
+    packed = pack_samples(x, 2)
+    assert packed.shape == (2, 2, 2, 2) and torch.equal(packed[1, 0], x[2, 0]) and torch.equal(packed[1, 1], x[3, 0])
+    for name in ("dcgan-mnist", "collapse"):
+        trainer = Trainer(tiny(name, pack=4), None, quiet=True)
+        real, _ = trainer._real_batch()
+        assert trainer._d(real, None).shape == (real.shape[0] // 4,)
+        trainer.train_step()
+    with pytest.raises(GandiagError, match="pack=3 must divide batch_size=16"):
+        tiny(pack=3)
+
+
+def test_toy_datasets_train_and_monitor_with_the_shared_mode_metrics(tmp_path):
+    from gandiag.metrics.toy_modes import toy_mode_metrics
+
+    config = preset("collapse").replace(dataset="grid25", g_width=32, d_width=32, z_dim=8, batch_size=64, steps=4,
+                                        monitor_every=2, monitor_samples=200, log_every=2, sample_every=2,
+                                        checkpoint_every=0)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    assert trainer.data.images.shape[1:] == (2,)
+    # the training points themselves cover all 25 modes, almost all within 3 sigma
+    real = toy_mode_metrics(trainer.data.canonical, "grid25")
+    assert real["modes_covered"] == 25 and real["high_quality_fraction"] > 0.98
+    assert trainer.fit() == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    monitor = [r for r in records if r["kind"] == "monitor"]
+    assert [r["step"] for r in monitor] == [0, 2, 4] and monitor[-1]["num_modes"] == 25
+    assert (tmp_path / "run" / "samples" / "step_0000004.png").stat().st_size > 1000
+    with pytest.raises(GandiagError, match="needs arch=mlp"):
+        preset("dcgan-mnist").replace(dataset="ring8")
+
+
+def test_rare_digits_keep_a_seeded_fraction_of_those_classes():
+    from reference_models.data import load_train_data
+
+    data = load_train_data(preset("partial-collapse").replace(monitor_every=0))
+    full = load_train_data(preset("dcgan-mnist").replace(monitor_every=0))
+    n5, full5 = int((data.labels == 5).sum()), int((full.labels == 5).sum())
+    assert n5 == -(-full5 // 10)
+    assert all(int((data.labels == c).sum()) == int((full.labels == c).sum()) for c in range(10) if c != 5)
+    with pytest.raises(GandiagError, match="rare_digits='12'"):
+        preset("dcgan-mnist").replace(rare_digits="12")
