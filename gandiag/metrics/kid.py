@@ -12,6 +12,22 @@ Subsets follow torch-fidelity's ``kid_features_to_metric`` draw for draw: one
 then ``rng.choice(N_b, m, replace=False)``. Same seed -> same subsets -> same
 numbers (torch-fidelity's default seed is 2020; gandiag's is 0).
 KID can be slightly negative for near-identical distributions; that is valid.
+
+Precision and speed: the kernel values, their sums and the MMD are always float64.
+The dot products ``x.y`` are float64 matrix products, except when *both* feature
+arrays are float32 (what the extractors produce): then the rows are shifted by
+c = float32(mean of both sets) (``x - c`` is a correctly rounded float32 difference),
+``(x-c).(y-c)`` is one float32 matrix product (BLAS sgemm/ssyrk, twice the float64
+throughput) and the rank-one rest ``(x-c).c + (y-c).c + c.c`` is added in float64.
+Each product is rounded once, to ~sqrt(D) * 2^-24 of ``|x-c| |y-c|`` -- the features'
+spread, not their large shared mean -- and those independent errors are averaged over
+m^2 kernel entries. Measured against an all-float64 evaluation of the same float32
+features (10k vs 10k, D=2048, 100 subsets of 1000, Inception-like non-negative
+features): 1.2e-7 relative at KID = 9e-6 (near-identical sets); below 2e-8 for
+KID >= 4e-4 (tested at <= 1e-6 in tests/gandiag/metrics/test_kid.py). torch-fidelity
+also multiplies in float32 but forms kernels and sums in float32: 1.9e-3 relative on
+the same data. ``precision="float64"`` does everything in float64 (about 2x slower).
+Subsets run one per core (threads, BLAS held to one thread each).
 """
 from __future__ import annotations
 
@@ -21,6 +37,12 @@ import numpy as np
 
 from ..errors import GandiagError
 from ._checks import as_matrix, check_int
+from ._parallel import map_blocks
+
+PRECISIONS = ("auto", "float64")
+# Rows of a kernel block converted to float64 at a time: ~0.5 MiB, so the element-wise
+# passes run from cache instead of streaming (m, m) float64 temporaries through memory.
+_KERNEL_ROWS = 64
 
 
 def _kernel(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float) -> np.ndarray:
@@ -43,8 +65,77 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, *, degree: int = 3, gamma: Optio
     return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
 
 
+def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=None) -> Tuple[float, float]:
+    """``(sum of all entries, trace)`` of ``K = (gamma * gram + row_add[:, None] + col_add[None, :]) ** degree``.
+
+    In float64; ``gram`` (m, n) may be float32. ``row_add`` is a scalar or an (m,) vector,
+    ``col_add`` None or an (n,) vector. Rows are upcast ``_KERNEL_ROWS`` at a time and
+    reduced with BLAS dot products (float64 accumulation).
+    """
+    rows, cols = gram.shape
+    row_add = np.broadcast_to(np.asarray(row_add, dtype=np.float64), (rows,))
+    buf = np.empty((min(_KERNEL_ROWS, rows), cols))
+    sq = np.empty_like(buf) if degree >= 3 else None
+    total = 0.0
+    for lo in range(0, rows, _KERNEL_ROWS):
+        hi = min(rows, lo + _KERNEL_ROWS)
+        k = buf[:hi - lo]
+        np.multiply(gram[lo:hi], gamma, out=k, dtype=np.float64)  # upcast before scaling
+        k += row_add[lo:hi, None]
+        if col_add is not None:
+            k += col_add[None, :]
+        flat = k.reshape(-1)
+        if degree == 1:
+            total += float(k.sum())
+        elif degree == 2:
+            total += float(np.dot(flat, flat))
+        elif degree == 3:
+            s = sq[:hi - lo]
+            np.multiply(k, k, out=s)
+            total += float(np.dot(s.reshape(-1), flat))
+        else:
+            np.power(k, degree, out=k)
+            total += float(k.sum())
+    trace = 0.0
+    if rows == cols:
+        diag = gamma * np.diagonal(gram).astype(np.float64) + row_add
+        if col_add is not None:
+            diag += col_add
+        trace = float((diag ** degree).sum())
+    return total, trace
+
+
+def _subset_mmd2(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float,
+                 shift: Optional[np.ndarray]) -> float:
+    """Unbiased MMD^2 of one subset pair (see the module doc for the precision).
+
+    float64 rows: plain float64 Gram matrices. float32 rows with ``shift`` c (float32, near
+    the mean): ``x.y = (x-c).(y-c) + (x-c).c + (y-c).c + c.c`` with the first term one
+    float32 product of the shifted rows (``x - c`` is exact-rounded once, float32 minus
+    float32) and the rank-one terms in float64, so the float32 rounding scales with the
+    spread |x - c| |y - c| of the features, not with their (large, shared) mean.
+    """
+    m = x.shape[0]
+    if shift is None:
+        parts = [(x, x, coef0, None), (y, y, coef0, None), (x, y, coef0, None)]
+    else:
+        c64 = shift.astype(np.float64)
+        x = x - shift
+        y = y - shift
+        ux, uy, cc = x.astype(np.float64) @ c64, y.astype(np.float64) @ c64, float(c64 @ c64)
+        rx, ry = gamma * (ux + cc) + coef0, gamma * (uy + cc) + coef0
+        parts = [(x, x, rx, gamma * ux), (y, y, ry, gamma * uy), (x, y, rx, gamma * uy)]
+    sums = []
+    for p, q, row_add, col_add in parts:
+        # p @ p.T runs as BLAS syrk (half the flops of a general product).
+        sums.append(_kernel_sum(p @ q.T, degree, gamma, row_add, col_add))
+    (s_xx, t_xx), (s_yy, t_yy), (s_xy, _) = sums
+    return (s_xx - t_xx + s_yy - t_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
+
+
 def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
-        gamma: Optional[float] = None, coef0: float = 1.0, seed: int = 0) -> Tuple[float, float]:
+        gamma: Optional[float] = None, coef0: float = 1.0, seed: int = 0,
+        precision: str = "auto") -> Tuple[float, float]:
     """Kernel Inception Distance: mean and std (ddof=0) of MMD^2_u over random subsets.
 
     Args:
@@ -53,12 +144,19 @@ def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, degree: i
         subset_size: rows per subset m, drawn without replacement (torch-fidelity: 1000).
         degree, gamma, coef0: polynomial kernel (gamma None -> 1/D).
         seed: subset draws, see module doc.
+        precision: "auto" (float32 dot products when both inputs are float32, float64
+            kernels and sums; see the module doc) or "float64" (everything in float64).
 
     Returns:
         (mean, std) of the per-subset MMD^2_u.
     """
-    a = as_matrix(feats_a, "kid(feats_a)", min_rows=2)
-    b = as_matrix(feats_b, "kid(feats_b)", min_rows=2, dim=a.shape[1])
+    if precision not in PRECISIONS:
+        raise GandiagError(f"kid(precision): unknown value {precision!r}; valid values are: {', '.join(PRECISIONS)}")
+    # float32 features stay float32 (no float64 copy of N x D); anything else becomes float64.
+    a = as_matrix(feats_a, "kid(feats_a)", min_rows=2, dtype=None)
+    b = as_matrix(feats_b, "kid(feats_b)", min_rows=2, dim=a.shape[1], dtype=None)
+    work = np.float32 if precision == "auto" and a.dtype == b.dtype == np.float32 else np.float64
+    a, b = a.astype(work, copy=False), b.astype(work, copy=False)
     subsets = check_int(subsets, "kid(subsets)", minimum=1)
     subset_size = check_int(subset_size, "kid(subset_size)", minimum=2)
     degree = check_int(degree, "kid(degree)", minimum=1)
@@ -73,9 +171,18 @@ def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, degree: i
                            f"(feats_a: {n_a}, feats_b: {n_b}); lower it to at most {min(n_a, n_b)} "
                            "(CLI: --kid-subset-size) or provide more samples")
     rng = np.random.RandomState(seed)
-    mmds = np.empty(subsets, dtype=np.float64)
-    for i in range(subsets):
-        x = a[rng.choice(n_a, subset_size, replace=False)]
-        y = b[rng.choice(n_b, subset_size, replace=False)]
-        mmds[i] = mmd2_unbiased(x, y, degree=degree, gamma=gamma, coef0=float(coef0))
+    draws = []
+    for _ in range(subsets):  # drawn up front, in torch-fidelity's order
+        ia = rng.choice(n_a, subset_size, replace=False)
+        draws.append((ia, rng.choice(n_b, subset_size, replace=False)))
+    g = 1.0 / a.shape[1] if gamma is None else float(gamma)
+
+    shift = None
+    if work == np.float32:  # the mean of both sets, as float32 (any float32 vector is exact)
+        shift = ((a.sum(axis=0, dtype=np.float64) + b.sum(axis=0, dtype=np.float64)) / (n_a + n_b)).astype(np.float32)
+
+    def one(draw) -> float:
+        return _subset_mmd2(a[draw[0]], b[draw[1]], degree, g, float(coef0), shift)
+
+    mmds = np.fromiter(map_blocks(one, draws), dtype=np.float64, count=subsets)
     return float(mmds.mean()), float(mmds.std())
