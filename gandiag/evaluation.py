@@ -4,13 +4,15 @@ Data flow (one way): source -> canonical images -> extractor features (reference
 features cached by content hash) -> metric functions (:mod:`gandiag.metrics`) ->
 a JSON-able ``metrics`` dict (plus arrays the HTML report draws).
 
-The evaluation *steps* are registered by name in :data:`EVALUATIONS` (the values of
-``--metrics``); the CLI's help and its "valid values are" read that registry.
+Each metric is one record in :data:`gandiag.metrics.METRICS` (its module under
+``gandiag/metrics/``): its name is the ``--metrics`` value and its metrics.json key, its
+``run(ctx)`` is the evaluation step (``ctx`` is the :class:`_Context` below) and its options
+are fields of :class:`EvaluateOptions`. This module only orchestrates.
 
-Defaults per data domain: MNIST-like references (1x28x28) get
-``mnist-fid, mnist-is, modes, kid, prdc, parzen, neighbours`` computed with the shipped
-MNIST classifier (no download needed); other data gets ``fid, is, kid, prdc`` with the
-FID InceptionV3.
+Defaults per data domain come from the records' ``default_for``: MNIST-like references
+(1x28x28) get ``mnist-fid, mnist-is, modes, kid, prdc, parzen, neighbours`` computed with
+the shipped MNIST classifier (no download needed); other data gets ``fid, is, kid, prdc``
+with the FID InceptionV3.
 """
 from __future__ import annotations
 
@@ -25,52 +27,43 @@ import numpy as np
 from . import __version__
 from .data import ImageSet, load_images
 from .errors import GandiagError
-from .registry import Registry
+from .metrics.record import METRICS, canonical_name, default_metrics, freeze_options
+from .options import Option, options_dataclass
 
 MNIST_SHAPE = (1, 28, 28)
-DEFAULT_MNIST = ("mnist-fid", "mnist-is", "modes", "kid", "prdc", "parzen", "neighbours")
-DEFAULT_NATURAL = ("fid", "is", "kid", "prdc")
+DEFAULT_MNIST = tuple(default_metrics("mnist"))
+DEFAULT_NATURAL = tuple(default_metrics("natural"))
 
+#: Options every evaluation has; each metric's own options come from its record.
+COMMON_OPTIONS = (
+    Option("metrics", Optional[Tuple[str, ...]], None,
+           "metric names (see gandiag.metrics.list_metrics()); None = the domain default", cli=False),
+    Option("ref", str, "mnist-subset", "real training data: mnist-subset[:train|test|all], fashion-mnist[:DIR][:test], "
+           "torchvision-mnist:ROOT, a folder, .npz/.npy or idx file"),
+    Option("heldout", Optional[str], None, "held-out real data for Parzen and the copying baseline (default: "
+           "mnist-subset:test for the embedded subset, else a seeded 20% of --ref)"),
+    Option("extractor", Optional[str], None, "features for fid/kid/prdc/fid-inf (see `gandiag extractors`; default "
+           "mnist-classifier for MNIST-like data, else inception-v3-fid)"),
+    Option("batch_size", int, 250, "images per forward pass"),
+    Option("seed", int, 0, "seed for every random choice", cli=False),
+    Option("device", str, "cpu", "torch device", cli=False),
+    Option("weights", Optional[str], None, "weights file for the extractor (e.g. Inception)"),
+    Option("allow_download", bool, False, "let the extractor download published weights"),
+    Option("cache_dir", Optional[str], None, "reference feature cache (default $GANDIAG_CACHE or ~/.cache/gandiag)"),
+    Option("progress", bool, False, "progress bars", cli=False),
+)
 
-@dataclass(frozen=True)
-class EvaluateOptions:
-    """Every knob of an evaluation (unknown keys are an error: this is a frozen dataclass).
+EvaluateOptions = options_dataclass(
+    "EvaluateOptions", COMMON_OPTIONS + freeze_options(),
+    """Every knob of an evaluation (a frozen dataclass: unknown keys are an error).
 
-    Attributes:
-        metrics: names from :data:`EVALUATIONS`; ``None`` = the domain default.
-        ref: data spec of the real (training) images; default the embedded MNIST train split.
-        heldout: data spec of held-out real images (Parzen test/validation rows and the
-            data-copying baseline). ``None``: ``mnist-subset:test`` for the embedded
-            subset, else a seeded 20 % of ``ref`` held out from it.
-        extractor: feature extractor for fid/kid/prdc/fid-inf and feature-space
-            neighbours; ``None`` = ``mnist-classifier`` on MNIST-like data, else
-            ``inception-v3-fid``.
-        mode_threshold: a class counts as covered when it holds at least this share of
-            its fair share ``N / K`` (0.2 -> 2 % of samples for 10 classes).
-        bootstrap: resamples for FID confidence intervals (only when features have
-            <= 256 dimensions, where it is cheap; 0 disables).
-    """
-
-    metrics: Optional[Tuple[str, ...]] = None
-    ref: str = "mnist-subset"
-    heldout: Optional[str] = None
-    extractor: Optional[str] = None
-    batch_size: int = 250
-    seed: int = 0
-    device: str = "cpu"
-    weights: Optional[str] = None
-    allow_download: bool = False
-    cache_dir: Optional[str] = None
-    is_splits: int = 10
-    kid_subsets: int = 100
-    kid_subset_size: Optional[int] = None
-    prdc_k: int = 5
-    parzen_sigmas: Tuple[float, ...] = tuple(float(s) for s in np.logspace(-1, 0, 10))
-    neighbours_k: int = 5
-    neighbour_queries: int = 8
-    mode_threshold: float = 0.2
-    bootstrap: int = 50
-    progress: bool = False
+    Fields: the :data:`COMMON_OPTIONS` (``metrics``, ``ref``, ``heldout``, ``extractor``,
+    ``batch_size``, ``seed``, ``device``, ``weights``, ``allow_download``, ``cache_dir``,
+    ``progress``) plus every registered metric's ``options`` (``bootstrap``, ``is_splits``,
+    ``kid_subsets``, ``kid_subset_size``, ``prdc_k``, ``mode_threshold``, ``parzen_sigmas``,
+    ``neighbours_k``, ``neighbour_queries``, ...). Each field's help text is in
+    ``dataclasses.fields(EvaluateOptions)[i].metadata["help"]`` and on ``gandiag evaluate --help``.
+    """, __name__)
 
 
 @dataclass
@@ -81,26 +74,11 @@ class Evaluation:
     arrays: Dict[str, np.ndarray] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class EvaluationStep:
-    name: str
-    key: str  # top-level key in metrics.json
-    run: Callable[["_Context"], object]
-    description: str
-
-
-EVALUATIONS: Registry[EvaluationStep] = Registry("metric")
-
-
-def register_evaluation(name: str, key: str, description: str):
-    def wrap(fn):
-        EVALUATIONS.register(name, EvaluationStep(name, key, fn, description), description)
-        return fn
-    return wrap
+#: Former name of the metric registry (the records are in :data:`gandiag.metrics.METRICS`).
+EVALUATIONS = METRICS
 
 
 # --------------------------------------------------------------------------------------------
-HELDOUT_METRICS = ("parzen", "neighbours")
 
 
 class Reference:
@@ -121,7 +99,7 @@ class Reference:
         ref = load_images(options.ref)
         self.mnist_like = tuple(ref.shape) == MNIST_SHAPE
         self.metrics = resolve_metrics(options.metrics, self.mnist_like)
-        if heldout is None and any(m in HELDOUT_METRICS for m in self.metrics):
+        if heldout is None and any(METRICS.get(m).needs_heldout for m in self.metrics):
             spec = options.heldout
             if spec is None and options.ref in ("mnist-subset", "mnist-subset:train"):
                 spec = "mnist-subset:test"
@@ -134,6 +112,8 @@ class Reference:
                 ref = ref.subset(np.sort(order[cut:]), f"{ref.source}[80%]")
         if heldout is not None and tuple(heldout.shape) != tuple(ref.shape):
             raise GandiagError(f"held-out images are {heldout.shape}, reference images {ref.shape}")
+        if heldout is not None:
+            _check_disjoint(heldout, ref)
         self.ref, self.heldout = ref, heldout
         self._extractors: Dict[str, object] = {}
         self._feats: Dict[Tuple[str, str], Dict[str, np.ndarray]] = {}
@@ -177,10 +157,13 @@ class Reference:
 
 
 class _Context:
-    """One evaluation: the generated images, their features, and the shared :class:`Reference`."""
+    """One evaluation: the generated images, their features, and the shared :class:`Reference`.
+
+    Implements :class:`gandiag.metrics.Context`, the interface metric steps are written against.
+    """
 
     def __init__(self, fake: ImageSet, reference: Reference):
-        self.o = reference.o
+        self.o = self.options = reference.o
         self.r = reference
         self.fake = fake
         self.ref = reference.ref
@@ -217,6 +200,10 @@ class _Context:
     def default_extractor(self) -> str:
         return self.o.extractor or ("mnist-classifier" if self.mnist_like else "inception-v3-fid")
 
+    def memo(self, key, compute: Callable[[], object]):
+        """A quantity derived from the real data only, computed once per :class:`Reference`."""
+        return self.r.memo(key, compute)
+
     def features(self, name: str, which: str, output: str = "features") -> np.ndarray:
         self.used_extractors.add(name)
         if which == "fake":
@@ -245,175 +232,28 @@ class _Context:
         return "mnist-classifier"
 
 
-def _fid_with_ci(ctx: _Context, extractor: str) -> Dict[str, object]:
-    from .metrics import FeatureStats, frechet_distance
-
-    fake = ctx.features(extractor, "fake").astype(np.float64)
-    ref = ctx.ref_stats(extractor)
-    mu_r, sigma_r = ref.mean, ref.cov
-    fake_stats = FeatureStats.from_features(fake)
-    value = frechet_distance(fake_stats.mean, fake_stats.cov, mu_r, sigma_r)
-    out: Dict[str, object] = {"value": value, "extractor": extractor, "num_fake": len(fake), "num_real": ref.count}
-    if ctx.o.bootstrap and fake.shape[1] <= 256:
-        rng = np.random.default_rng(ctx.o.seed)
-        boots = []
-        for _ in range(ctx.o.bootstrap):
-            s = FeatureStats.from_features(fake[rng.integers(0, len(fake), len(fake))])
-            boots.append(frechet_distance(s.mean, s.cov, mu_r, sigma_r))
-        # Resampling with replacement duplicates rows, which shrinks the covariance and inflates FID, so
-        # the raw bootstrap distribution sits above the estimate. Re-centre it on the estimate (subtract
-        # the bootstrap bias estimate) before taking percentiles.
-        bias = float(np.mean(boots)) - value
-        lo, hi = np.percentile(boots, [2.5, 97.5]) - bias
-        out["ci95"] = [max(0.0, float(lo)), float(hi)]
-        out["ci_method"] = (f"bias-corrected percentile bootstrap over generated samples "
-                            f"({ctx.o.bootstrap} resamples; bootstrap bias {bias:.3g} removed)")
-    return out
-
-
-@register_evaluation("fid", "fid", "Fréchet distance on the chosen extractor's features (InceptionV3 by default)")
-def _fid(ctx: _Context):
-    return _fid_with_ci(ctx, ctx.o.extractor or "inception-v3-fid")
-
-
-@register_evaluation("mnist-fid", "mnist_fid", "Fréchet distance on the shipped MNIST classifier's features")
-def _mnist_fid(ctx: _Context):
-    return _fid_with_ci(ctx, ctx.mnist_classifier())
-
-
-def _is(ctx: _Context, extractor: str):
-    from .metrics import inception_score_from_logits
-
-    logits = ctx.features(extractor, "fake", "logits")
-    mean, std = inception_score_from_logits(logits, splits=ctx.o.is_splits)
-    return {"mean": mean, "std": std, "splits": ctx.o.is_splits, "extractor": extractor}
-
-
-@register_evaluation("is", "inception_score", "Inception Score from InceptionV3 logits")
-def _inception_score(ctx: _Context):
-    return _is(ctx, "inception-v3-fid")
-
-
-@register_evaluation("mnist-is", "mnist_inception_score", "Inception Score with the MNIST classifier")
-def _mnist_is(ctx: _Context):
-    return _is(ctx, ctx.mnist_classifier())
-
-
-@register_evaluation("kid", "kid", "Kernel Inception Distance (unbiased MMD^2, cubic kernel)")
-def _kid(ctx: _Context):
-    from .metrics import kid
-
-    name = ctx.default_extractor()
-    a, b = ctx.features(name, "fake"), ctx.features(name, "ref")
-    size = ctx.o.kid_subset_size or min(1000, len(a), len(b))
-    mean, std = kid(a, b, subsets=ctx.o.kid_subsets, subset_size=size, seed=ctx.o.seed)
-    return {"mean": mean, "std": std, "subsets": ctx.o.kid_subsets, "subset_size": size, "extractor": name}
-
-
-@register_evaluation("fid-inf", "fid_inf", "FID extrapolated to infinitely many samples (Chong & Forsyth 2020)")
-def _fid_inf(ctx: _Context):
-    from .metrics import fid_infinity
-
-    name = ctx.default_extractor()
-    ref = ctx.ref_stats(name)
-    out = fid_infinity(ctx.features(name, "fake"), ref.mean, ref.cov, seed=ctx.o.seed)
-    return {**out, "extractor": name}
-
-
-@register_evaluation("prdc", "prdc", "precision, recall, density, coverage (Naeem et al. 2020)")
-def _prdc(ctx: _Context):
-    from .metrics import prdc
-
-    name = ctx.default_extractor()
-    real, fake = ctx.features(name, "ref"), ctx.features(name, "fake")
-    # Naeem et al. use equal real and fake counts: recall and coverage depend on the ratio, so the
-    # larger side is subsampled (seeded) to the smaller one.
-    n = min(len(real), len(fake))
-    rng = np.random.default_rng(ctx.o.seed)
-    if len(real) > n:
-        real = real[np.sort(rng.choice(len(real), n, replace=False))]
-    if len(fake) > n:
-        fake = fake[np.sort(rng.choice(len(fake), n, replace=False))]
-    out = prdc(real, fake, k=ctx.o.prdc_k)
-    return {**out, "k": ctx.o.prdc_k, "num_real": n, "num_fake": n, "extractor": name}
-
-
-@register_evaluation("parzen", "parzen", "Parzen-window log-likelihood of held-out digits (Goodfellow et al. 2014)")
-def _parzen(ctx: _Context):
-    from .images import flatten
-    from .metrics import parzen_log_likelihood, parzen_select_sigma
-
-    ctx.require_same_shape("parzen")
-    held = ctx.heldout
-    order = np.random.default_rng(ctx.o.seed).permutation(len(held))
-    half = len(held) // 2
-    validation, test = flatten(held.images[np.sort(order[:half])]), flatten(held.images[np.sort(order[half:])])
-    samples = flatten(ctx.fake.images)
-    chosen = parzen_select_sigma(samples, validation, sigmas=ctx.o.parzen_sigmas)
-    result = parzen_log_likelihood(samples, test, chosen["sigma"])
-    return {**result, "ci95": [result["mean"] - 1.96 * result["stderr"], result["mean"] + 1.96 * result["stderr"]],
-            "sigmas": chosen["sigmas"], "validation_log_likelihoods": chosen["mean_log_likelihoods"],
-            "num_samples": len(samples), "num_validation": len(validation), "num_test": len(test),
-            "heldout": held.source}
-
-
-@register_evaluation("neighbours", "neighbours", "nearest training images and a data-copying score")
-def _neighbours(ctx: _Context):
-    from .diagnostics.memorization import copy_score
-    from .images import flatten
-    from .metrics import nearest_neighbours
-
-    ctx.require_same_shape("neighbours")
-    held = ctx.heldout
-    train = flatten(ctx.ref.images)
-    k = ctx.o.neighbours_k
-    idx, dist = nearest_neighbours(flatten(ctx.fake.images), train, k=k)
-    d_test = ctx.r.memo("heldout-to-train", lambda: nearest_neighbours(flatten(held.images), train, k=1)[1][:, 0])
-    score = copy_score(dist[:, 0], d_test)
-    q = min(ctx.o.neighbour_queries, len(ctx.fake))
-    queries = np.random.default_rng(ctx.o.seed).choice(len(ctx.fake), q, replace=False)
-    out = {**score, "k": k, "num_samples": len(ctx.fake), "num_train": len(train), "num_heldout": len(held),
-           "space": "pixels (l2)", "query_indices": queries.tolist(),
-           "pixel_neighbours": idx[queries].tolist(), "pixel_distances": dist[queries].tolist()}
-    ctx.arrays["nn_queries"] = ctx.fake.images[queries]
-    ctx.arrays["nn_pixel"] = ctx.ref.images[idx[queries]]
-    try:
-        name = ctx.default_extractor()
-        fidx, fdist = nearest_neighbours(ctx.features(name, "fake")[queries], ctx.features(name, "ref"), k=k)
-        out.update(feature_extractor=name, feature_neighbours=fidx.tolist(), feature_distances=fdist.tolist())
-        ctx.arrays["nn_feature"] = ctx.ref.images[fidx]
-    except GandiagError as exc:  # e.g. Inception weights absent: pixel-space neighbours still stand
-        out["feature_neighbours_unavailable"] = str(exc)
-    return out
-
-
-@register_evaluation("modes", "modes", "MNIST-classifier mode coverage: missing digits and class balance")
-def _modes(ctx: _Context):
-    from .metrics import mode_coverage
-
-    name = ctx.mnist_classifier()
-    logits = ctx.features(name, "fake", "logits")
-    ref_logits = ctx.features(name, "ref", "logits")
-    k = logits.shape[1]
-    result = mode_coverage(logits, num_classes=k, reference=ref_logits, min_fraction=ctx.o.mode_threshold / k)
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    ref_counts = np.bincount(ref_logits.argmax(axis=1), minlength=k)
-    result.update(reference_fractions=(ref_counts / ref_counts.sum()).tolist(),
-                  low_confidence_fraction=float(np.mean(probs.max(axis=1) < 0.5)),
-                  mode_threshold=ctx.o.mode_threshold, classifier=name)
-    if ctx.fake.labels is not None and ctx.fake.labels.max() < k:  # conditional generator: does it obey y?
-        result["conditioning_accuracy"] = float(np.mean(logits.argmax(axis=1) == ctx.fake.labels))
-    return result
+def _check_disjoint(heldout: ImageSet, ref: ImageSet) -> None:
+    """Held-out rows that are also training (--ref) rows blind the copy detector (its threshold
+    becomes 0) and score Parzen on training data: more than 1 % shared is an error."""
+    seen = {row.tobytes() for row in np.asarray(ref.images).reshape(len(ref), -1)}
+    shared = sum(row.tobytes() in seen for row in np.asarray(heldout.images).reshape(len(heldout), -1))
+    if shared > 0.01 * len(heldout):
+        raise GandiagError(
+            f"{shared} of the {len(heldout)} held-out images ({heldout.source}) are also in the reference data "
+            f"({ref.source}); held-out data must be disjoint from --ref: pass another --heldout"
+        )
 
 
 # --------------------------------------------------------------------------------------------
 def resolve_metrics(names: Optional[Sequence[str]], mnist_like: bool) -> List[str]:
-    if not names:
+    if names is None:
         return list(DEFAULT_MNIST if mnist_like else DEFAULT_NATURAL)
+    if not [n for n in names if str(n).strip()]:
+        raise GandiagError("metrics: the list is empty; name at least one (see gandiag.metrics.list_metrics()), "
+                           "or omit --metrics for the defaults")
     out = []
     for name in names:
-        EVALUATIONS.get(name)  # unknown -> "valid values are: ..."
+        name = canonical_name(name)  # unknown -> "valid values are: ..."; former names warn
         if name not in out:
             out.append(name)
     return out
@@ -433,9 +273,9 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
         reference: a :class:`Reference` to reuse across several evaluations (its options apply).
 
     Returns:
-        :class:`Evaluation` whose ``metrics`` holds one top-level key per chosen metric
-        (``fid``, ``mnist_fid``, ``inception_score``, ``kid``, ``prdc``, ``parzen``,
-        ``modes``, ``neighbours``, ...) plus ``provenance``.
+        :class:`Evaluation` whose ``metrics`` holds one top-level key per chosen metric, its
+        registry name (``fid``, ``mnist-fid``, ``is``, ``kid``, ``prdc``, ``parzen``,
+        ``modes``, ``neighbours``, ...), plus ``provenance``.
     """
     import torch
 
@@ -454,10 +294,10 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
 
     with progress_bar(total=len(names), desc="metrics", unit="metric", disable=not options.progress) as bar:
         for name in names:
-            step = EVALUATIONS.get(name)
+            metric = METRICS.get(name)
             bar.set_postfix_str(name)
             start = time.perf_counter()
-            results[step.key] = _jsonable(step.run(ctx))
+            results[name] = _jsonable(metric.run(ctx))
             timings[name] = round(time.perf_counter() - start, 3)
             bar.update(1)
     results["provenance"] = {
@@ -468,7 +308,7 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "metrics": names,
         "seed": options.seed,
-        "source": source_provenance or {"description": fake.source},
+        "source": source_provenance or fake.provenance or {"description": fake.source},
         "reference": {"spec": options.ref, "description": ctx.ref.source, "num_images": len(ctx.ref),
                       "content_sha256": ctx.ref.content_hash()},
         "heldout": ({"description": reference.heldout.source, "num_images": len(reference.heldout)}
@@ -502,6 +342,6 @@ def _jsonable(obj):
     return obj
 
 
-__all__ = ["EvaluateOptions", "Evaluation", "EVALUATIONS", "Reference", "evaluate", "register_evaluation",
+__all__ = ["EvaluateOptions", "Evaluation", "EVALUATIONS", "COMMON_OPTIONS", "Reference", "evaluate",
            "resolve_metrics"]
 

@@ -1,23 +1,190 @@
-"""Sources: "anything that yields images", resolved from one string spec.
+"""Sources: "anything that yields images", resolved from one string spec through the source registry.
 
-A *source spec* is either a data spec understood by :func:`gandiag.data.load_images`
-(folders, ``.npz``/``.npy``, idx files, ``mnist-subset``, ...) or a generator
-understood by :func:`gandiag.generators.load_generator` (TorchScript, ``torch.export``
-``.pt2``, reference-trainer checkpoint or run folder, ``package.module:callable``).
+Every kind of input is one registered :class:`~gandiag.data.kinds.SourceKind`
+(``recognise(spec) -> bool`` plus ``load``/``open``). Data kinds (folders, arrays, idx,
+``mnist-subset``, ...) are registered in :mod:`gandiag.data`; generator kinds here:
 
-Everything returned is an :class:`~gandiag.data.ImageSet` of canonical images.
+============================  ======================================================
+kind                          recognised by
+============================  ======================================================
+``torchscript``               a zip written by ``torch.jit.save`` (``code/`` + ``constants.pkl``)
+``export``                    a ``torch.export`` program: ``*.pt2`` or a zip with
+                              ``serialized_exported_program.json``
+``callable``                  ``package.module:attr`` naming an ``nn.Module``, a factory or
+                              ``f(z) -> images`` (not an existing path; ``package`` importable)
+``pickle``                    ``.pkl``/``.pickle`` files, and ``torch.save`` files holding Python
+                              objects beyond tensors (loaded only with ``trust_pickle=True``)
+plug-ins                      ``gandiag.sources`` entry points: the reference trainer's
+                              ``checkpoint`` kind, ...
+============================  ======================================================
+
+:func:`load_source` returns an :class:`~gandiag.data.ImageSet` that carries its ``kind``
+and ``provenance``; :func:`open_generator` returns the generator itself (for sampling
+several times, as ``diagnose`` does).
 """
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Optional
 
 import numpy as np
 
 from .data import ImageSet, load_images
+from .data.kinds import SourceOptions, matching_kinds, register_source, resolve_kind
 from .errors import GandiagError
-from .generators import is_generator_spec, load_generator
 
 DEFAULT_GENERATOR_SAMPLES = 10_000
+TORCH_SAVE_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".tar")
+
+
+# ------------------------------------------------------------------------------ probing files
+def zip_members(spec) -> Optional[list]:
+    """Member names of a zip file, or None when ``spec`` is not a readable zip file."""
+    path = Path(spec)
+    if not path.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def _is_torchscript(spec: str) -> bool:
+    members = zip_members(spec) or []
+    return any("/code/" in m for m in members) and any(m.endswith("constants.pkl") for m in members)
+
+
+def _is_export(spec: str) -> bool:
+    path = Path(spec)
+    if not path.is_file():
+        return False
+    if path.suffix.lower() == ".pt2":
+        return True
+    members = zip_members(spec) or []
+    return any(m.endswith("serialized_exported_program.json") or "/models/" in m and m.endswith(".json")
+               for m in members)
+
+
+def _is_callable(spec: str) -> bool:
+    import importlib.util
+
+    head, sep, attr = spec.partition(":")
+    if not sep or not attr or os.path.exists(spec):
+        return False
+    if not (all(p.isidentifier() for p in head.split(".")) and all(p.isidentifier() for p in attr.split("."))):
+        return False
+    # Only names whose top-level package exists (find_spec of a top-level name runs no code), so a
+    # data kind spelled like "toyset:train" is not mistaken for a callable.
+    try:
+        return importlib.util.find_spec(head.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_cached(path: str, mtime_ns: int, size: int) -> Dict[str, Any]:
+    import pickle
+
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)  # the restricted unpickler: no code runs
+    except pickle.UnpicklingError:
+        return {"status": "pickle"}
+    except Exception as exc:
+        return {"status": "unreadable", "error": f"{type(exc).__name__}: {exc}"}
+    if isinstance(obj, dict):
+        return {"status": "weights", "format": obj.get("format") if isinstance(obj.get("format"), str) else None,
+                "keys": sorted(str(k) for k in obj)[:50]}
+    return {"status": "weights", "format": None, "keys": [], "type": type(obj).__name__}
+
+
+def probe_torch_file(spec) -> Optional[Dict[str, Any]]:
+    """What a ``torch.save`` file holds, read with ``weights_only=True`` (never runs code from it).
+
+    Returns ``None`` for a spec that is not a ``torch.save`` zip, else ``{"status": "weights",
+    "format": <its "format" string or None>, "keys": [...]}``, ``{"status": "pickle"}`` (Python
+    objects beyond tensors) or ``{"status": "unreadable", "error": ...}``. Cached per file version.
+    """
+    path = Path(spec)
+    if path.suffix.lower() not in TORCH_SAVE_SUFFIXES or not path.is_file():
+        return None
+    if _is_torchscript(str(path)) or _is_export(str(path)):
+        return None
+    if zip_members(path) is None:
+        return {"status": "pickle"}  # the legacy (non-zip) torch.save format is a plain pickle stream
+    st = path.stat()
+    return _probe_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def _is_pickle(spec: str) -> bool:
+    path = Path(spec)
+    if path.is_file() and path.suffix.lower() in (".pkl", ".pickle"):
+        return True
+    probe = probe_torch_file(spec)
+    return probe is not None and probe["status"] == "pickle"
+
+
+# ------------------------------------------------------------------------------ generator kinds
+def generator_from(fn, meta: Dict[str, Any], kind: str, where: str, options: SourceOptions):
+    """A :class:`~gandiag.generators.GeneratorSource` from a loaded callable and its file's metadata.
+
+    For plug-in generator kinds: file metadata and caller options are combined, and a
+    contradiction (``--z-dim 64`` for a file that says 100) is an error, never an override.
+    """
+    from .generators import _finish
+
+    return _finish(fn, dict(meta), kind, z_dim=options.z_dim, output_range=options.value_range,
+                   num_classes=options.num_classes, prior=options.prior, layout=options.layout,
+                   device=options.device, where=where)
+
+
+def _open_with_load_generator(spec: str, o: SourceOptions):
+    from .generators import load_generator
+
+    return load_generator(spec, z_dim=o.z_dim, output_range=o.value_range, num_classes=o.num_classes,
+                          prior=o.prior, layout=o.layout, device=o.device, trust_pickle=o.trust_pickle)
+
+
+register_source("torchscript", _is_torchscript, open=_open_with_load_generator,
+                description="a TorchScript generator (torch.jit.save)", example="generator.ts")
+register_source("export", _is_export, open=_open_with_load_generator,
+                description="a torch.export program (.pt2)", example="generator.pt2")
+register_source("callable", _is_callable, open=_open_with_load_generator,
+                description="package.module:attr - an nn.Module, a factory or f(z) -> images",
+                example="my_pkg.models:build_generator")
+register_source("pickle", _is_pickle, open=_open_with_load_generator,
+                description="a pickled generator (.pkl, or torch.save of a module; needs --trust-pickle)",
+                example="generator.pkl")
+
+
+# ------------------------------------------------------------------------------ front door
+def _hint(spec: str) -> str:
+    probe = probe_torch_file(spec)
+    if probe is not None and probe["status"] == "weights":
+        return (f" ({spec} holds tensors only: gandiag cannot rebuild a network from weights; export the generator "
+                "with torch.jit.save, torch.export or ONNX, or pass a package.module:callable)")
+    if probe is not None and probe["status"] == "unreadable":
+        return f" (as a torch file it is corrupt or unreadable: {probe['error']})"
+    if not os.path.exists(spec) and ":" not in spec:
+        return f" (no such file or folder: {spec})"
+    return ""
+
+
+def is_generator_spec(spec: str) -> bool:
+    """True when a generator kind recognises ``spec``."""
+    return bool(matching_kinds(str(spec), generator=True))
+
+
+def open_generator(spec: str, options: Optional[SourceOptions] = None, **kwargs):
+    """The generator named by ``spec`` (a :class:`~gandiag.generators.GeneratorSource`), unsampled."""
+    options = options or SourceOptions(**kwargs)
+    kind = resolve_kind(str(spec), generator=True, hint=_hint(str(spec)))
+    return kind.open(str(spec), options)
 
 
 def load_source(
@@ -34,11 +201,11 @@ def load_source(
     device: str = "cpu",
     progress: bool = False,
 ) -> ImageSet:
-    """Resolve ``spec`` into canonical images.
+    """Resolve ``spec`` into canonical images, labelled with their kind and provenance.
 
     Args:
-        spec: a data spec or path (see :mod:`gandiag.data`) or a generator (see
-            :mod:`gandiag.generators`).
+        spec: a data spec or path, or a generator (see the module doc and
+            ``gandiag.data.kinds.list_sources()``).
         num_samples: data sources: a seeded random subset of this size (all rows when
             ``None``; more rows than exist is an error). Generators: how many images to
             sample (default 10,000).
@@ -46,18 +213,35 @@ def load_source(
         value_range, layout, npz_key: resolve ambiguous arrays or generator outputs
             (see :mod:`gandiag.images`).
         z_dim, batch_size, trust_pickle, device: generator options.
+
+    Returns:
+        an :class:`ImageSet` whose ``kind`` is the registered kind and whose ``provenance``
+        holds ``spec``, ``kind``, ``role`` (``"generator"``/``"data"``), ``description`` and,
+        for generators, what the file said about itself (``generator``).
     """
-    if is_generator_spec(spec):
-        gen = load_generator(spec, z_dim=z_dim, output_range=value_range, layout=layout, device=device,
-                             trust_pickle=trust_pickle)
-        return gen.sample(num_samples or DEFAULT_GENERATOR_SAMPLES, batch_size=batch_size, seed=seed,
-                          progress=progress)
+    spec = str(spec)
+    options = SourceOptions(num_samples=num_samples, seed=seed, value_range=value_range, layout=layout,
+                            npz_key=npz_key, z_dim=z_dim, batch_size=batch_size, trust_pickle=trust_pickle,
+                            device=device, progress=progress)
+    kind = resolve_kind(spec, hint=_hint(spec))
+    if kind.generator:
+        gen = kind.open(spec, options)
+        n = DEFAULT_GENERATOR_SAMPLES if num_samples is None else int(num_samples)  # 0 is an error, not 10,000
+        images = gen.sample(n, batch_size=batch_size, seed=seed, progress=progress)
+        return images.with_origin(kind.name, {"spec": spec, "kind": kind.name, "role": "generator",
+                                              "description": images.source, "num_samples": n, "seed": seed,
+                                              "generator": gen.provenance()})
     data = load_images(spec, value_range=value_range, layout=layout, npz_key=npz_key)
-    if num_samples is None or num_samples == len(data):
-        return data
-    if num_samples <= 0:
-        raise GandiagError(f"num_samples must be positive, got {num_samples}")
-    if num_samples > len(data):
-        raise GandiagError(f"{spec}: asked for {num_samples} samples but the source holds only {len(data)}")
-    index = np.sort(np.random.default_rng(seed).choice(len(data), num_samples, replace=False))
-    return data.subset(index, f"{data.source}[{num_samples} of {len(data)}, seed {seed}]")
+    if num_samples is not None and num_samples != len(data):
+        if num_samples <= 0:
+            raise GandiagError(f"num_samples must be positive, got {num_samples}")
+        if num_samples > len(data):
+            raise GandiagError(f"{spec}: asked for {num_samples} samples but the source holds only {len(data)}")
+        index = np.sort(np.random.default_rng(seed).choice(len(data), num_samples, replace=False))
+        data = data.subset(index, f"{data.source}[{num_samples} of {len(data)}, seed {seed}]")
+    return data.with_origin(data.kind, {**data.provenance, "role": "data",
+                                        **({"num_samples": num_samples, "seed": seed} if num_samples else {})})
+
+
+__all__ = ["load_source", "open_generator", "is_generator_spec", "probe_torch_file", "generator_from", "zip_members",
+           "SourceOptions", "register_source", "DEFAULT_GENERATOR_SAMPLES"]

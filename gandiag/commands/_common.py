@@ -72,6 +72,16 @@ def add_image_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--npz-key", default=None, help="array name inside an .npz (default: images/x/arr_0)")
 
 
+def add_generator_arguments(parser: argparse.ArgumentParser, *, num_samples_default=None,
+                            num_samples_help: str = "generators: images to sample (default 10000); data: random "
+                            "subset size") -> None:
+    """How generators are sampled (with :func:`add_image_format`'s --output-range for their range)."""
+    parser.add_argument("--num-samples", type=positive_int, default=num_samples_default, help=num_samples_help)
+    parser.add_argument("--z-dim", type=positive_int, default=None, help="latent size when the file does not record it")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow loading pickled generators (runs code from the file: only for files you trust)")
+
+
 #: InceptionV3 input protocols (the keys of gandiag.features.resize.PROTOCOLS, repeated here so that
 #: ``--help`` imports no torch; a test keeps the two equal).
 INCEPTION_PROTOCOLS = ("pytorch-fid", "clean", "torch-fidelity")

@@ -172,12 +172,12 @@ def run(args) -> int:
     good, bad = summary["dcgan-mnist"], summary["collapse"]
     print()
     print(f"done in {minutes:.1f} min. What it shows:")
-    print(f"  real vs real:  MNIST-FID {summary['real-vs-real']['mnist_fid']['value']:.2f}, "
+    print(f"  real vs real:  MNIST-FID {summary['real-vs-real']['mnist-fid']['value']:.2f}, "
           f"{summary['real-vs-real']['modes']['covered']}/10 digits -- what a perfect generator would score "
           f"(at 1,000 samples; FID shrinks as N grows)")
-    print(f"  DCGAN:         MNIST-FID {good['mnist_fid']['value']:.2f}, {good['modes']['covered']}/10 digits, "
+    print(f"  DCGAN:         MNIST-FID {good['mnist-fid']['value']:.2f}, {good['modes']['covered']}/10 digits, "
           f"diagnosis: {verdicts['dcgan-mnist']}")
-    print(f"  collapse:      MNIST-FID {bad['mnist_fid']['value']:.2f}, {bad['modes']['covered']}/10 digits "
+    print(f"  collapse:      MNIST-FID {bad['mnist-fid']['value']:.2f}, {bad['modes']['covered']}/10 digits "
           f"(missing {', '.join(map(str, bad['modes']['missing'])) or 'none'}), diagnosis: {verdicts['collapse']}")
     print("open in a browser:")
     for rel in ("real-vs-real/report.html", "dcgan-mnist/report.html", "collapse/report.html",

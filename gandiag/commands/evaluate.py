@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ._common import add_device, add_image_format, add_quiet, add_seed, resolve_device
+from ._common import (add_device, add_force, add_generator_arguments, add_image_format, add_quiet, add_seed,
+                      resolve_device)
 
 NAME = "evaluate"
 ORDER = 10
@@ -27,70 +28,58 @@ examples:
 
 
 def add_arguments(parser, *, with_metrics: bool = True) -> None:
-    from ..evaluation import EVALUATIONS
+    from ..evaluation import DEFAULT_MNIST, DEFAULT_NATURAL, EvaluateOptions
+    from ..metrics import list_metrics
+    from ..options import add_dataclass_arguments
 
     parser.add_argument("source", help="generator or samples (see above)")
     parser.add_argument("--out", default=None, help="folder for metrics.json and report.html (none: print JSON)")
     if with_metrics:
         parser.add_argument("--metrics", default=None,
-                            help="comma-separated, from: " + ", ".join(EVALUATIONS.names())
-                            + " (default: MNIST-like data -> mnist-fid,mnist-is,modes,kid,prdc,parzen,neighbours; "
-                            "else fid,is,kid,prdc)")
-    parser.add_argument("--ref", default="mnist-subset",
-                        help="real training data: mnist-subset[:train|test|all], fashion-mnist[:DIR][:test], "
-                        "torchvision-mnist:ROOT, a folder, .npz/.npy or idx file")
-    parser.add_argument("--heldout", default=None,
-                        help="held-out real data for Parzen and the copying baseline (default: mnist-subset:test "
-                        "for the embedded subset, else 20%% of --ref)")
-    parser.add_argument("--extractor", default=None,
-                        help="features for fid/kid/prdc/fid-inf (see `gandiag extractors`; default mnist-classifier "
-                        "for MNIST-like data, else inception-v3-fid)")
-    parser.add_argument("--weights", default=None, help="weights file for the extractor (e.g. Inception)")
-    parser.add_argument("--allow-download", action="store_true", help="let the extractor download published weights")
-    parser.add_argument("--num-samples", type=int, default=None,
-                        help="generators: images to sample (default 10000); data: random subset size")
-    parser.add_argument("--batch-size", type=int, default=250)
-    parser.add_argument("--z-dim", type=int, default=None, help="latent size when the file does not record it")
-    parser.add_argument("--trust-pickle", action="store_true",
-                        help="allow loading pickled generators (runs code from the file: only for files you trust)")
-    parser.add_argument("--kid-subset-size", type=int, default=None, help="rows per KID subset (default min(1000, N))")
-    parser.add_argument("--mode-threshold", type=float, default=0.2,
-                        help="a class is covered with at least this share of its fair share N/K")
-    parser.add_argument("--cache-dir", default=None, help="reference feature cache (default $GANDIAG_CACHE or ~/.cache/gandiag)")
+                            help="comma-separated, from: " + ", ".join(list_metrics())
+                            + f" (default: MNIST-like data -> {','.join(DEFAULT_MNIST)}; else {','.join(DEFAULT_NATURAL)})")
+    add_generator_arguments(parser)
+    add_dataclass_arguments(parser, EvaluateOptions)  # every evaluation/metric option, declared once
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)
+    add_force(parser)
     add_quiet(parser)
 
 
-def options_from_args(args, **overrides):
+def options_from_args(args):
     from ..evaluation import EvaluateOptions
+    from ..options import dataclass_kwargs_from_args
 
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if getattr(args, "metrics", None) else None
-    return EvaluateOptions(
-        metrics=metrics, ref=args.ref, heldout=args.heldout, extractor=args.extractor,
-        batch_size=args.batch_size, seed=args.seed, device=resolve_device(args.device), weights=args.weights,
-        allow_download=args.allow_download, cache_dir=args.cache_dir, kid_subset_size=args.kid_subset_size,
-        mode_threshold=args.mode_threshold, progress=not args.quiet, **overrides)
+    metrics = None if getattr(args, "metrics", None) is None else tuple(m.strip() for m in args.metrics.split(","))
+    if metrics is not None and not any(metrics):
+        from ..errors import GandiagError
+
+        raise GandiagError(f"--metrics {args.metrics!r} names no metric; give a comma-separated list, e.g. "
+                           "--metrics fid,kid (or omit it for the defaults)")
+    metrics = None if metrics is None else tuple(m for m in metrics if m)
+    return EvaluateOptions(metrics=metrics, seed=args.seed, device=resolve_device(args.device), progress=not args.quiet,
+                           **dataclass_kwargs_from_args(EvaluateOptions, args))
 
 
 def run(args) -> int:
     from ..evaluation import resolve_metrics
     from ..fileio import atomic_write_json
-    from ..generators import is_generator_spec
     from ..sources import load_source
+    from ..fileio import check_output_dir
     from ._summary import print_summary
 
-    options = options_from_args(args, **getattr(args, "_overrides", {}))
+    options = options_from_args(args)
     resolve_metrics(options.metrics, True)  # fail on a typo before sampling anything
+    if args.out is not None:  # outputs are checked before the computation, not after it
+        check_output_dir(args.out, ("metrics.json", "report.html"), inputs=[args.source, args.ref, args.heldout],
+                         force=args.force)
     fake = load_source(args.source, num_samples=args.num_samples, seed=args.seed, value_range=args.output_range,
                        layout=args.layout, npz_key=args.npz_key, z_dim=args.z_dim, batch_size=args.batch_size,
                        trust_pickle=args.trust_pickle, device=options.device, progress=not args.quiet)
-    provenance = {"spec": args.source, "kind": "generator" if is_generator_spec(args.source) else "data",
-                  "description": fake.source}
     from ..evaluation import evaluate
 
-    result = evaluate(fake, options, source_provenance=provenance)
+    result = evaluate(fake, options, source_provenance=fake.provenance)  # spec, kind, role, generator metadata
     if args.out is None:
         print(json.dumps(result.metrics, indent=2))
         return 0

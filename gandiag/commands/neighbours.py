@@ -1,6 +1,8 @@
 """gandiag neighbours: nearest training images of generated samples, and a copying score."""
 from __future__ import annotations
 
+import argparse
+
 NAME = "neighbours"
 ORDER = 40
 HELP = "nearest training images (pixel and feature space) and a data-copying score"
@@ -19,12 +21,12 @@ def add_arguments(parser) -> None:
     from .evaluate import add_arguments as evaluate_arguments
 
     evaluate_arguments(parser, with_metrics=False)
-    parser.add_argument("-k", type=int, default=5, dest="neighbours_k", help="neighbours per sample")
+    # a short spelling of --neighbours-k (whose default stays the one in the metric's record)
+    parser.add_argument("-k", type=int, default=argparse.SUPPRESS, dest="neighbours_k", help="same as --neighbours-k")
 
 
 def run(args) -> int:
     from .evaluate import run as evaluate_run
 
     args.metrics = "neighbours"
-    args._overrides = {"neighbours_k": args.neighbours_k}
     return evaluate_run(args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -19,11 +19,17 @@ class ImageSet:
         images: ``(N, C, H, W)`` float32 in ``[0, 1]``.
         labels: ``(N,)`` int64 class labels, or ``None``.
         source: human-readable description of where the images came from.
+        kind: the registered source kind that produced them (``npz``, ``torchscript``, ...;
+            "" for arrays built in code), see :mod:`gandiag.data.kinds`.
+        provenance: JSON-able facts about the source (spec, kind, generator metadata, seed),
+            recorded as is in results.
     """
 
     images: np.ndarray
     labels: Optional[np.ndarray] = None
     source: str = ""
+    kind: str = ""
+    provenance: Dict[str, Any] = field(default_factory=dict, compare=False)
     _hash: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self):
@@ -42,7 +48,13 @@ class ImageSet:
 
     def subset(self, index, source: Optional[str] = None) -> "ImageSet":
         labels = None if self.labels is None else self.labels[index]
-        return ImageSet(self.images[index], labels, source or f"{self.source}[subset]")
+        source = source or f"{self.source}[subset]"
+        provenance = {**self.provenance, "description": source} if self.provenance else {}
+        return ImageSet(self.images[index], labels, source, self.kind, provenance)
+
+    def with_origin(self, kind: str, provenance: Dict[str, Any]) -> "ImageSet":
+        """The same images (shared, not copied) labelled with their source kind and provenance."""
+        return ImageSet(self.images, self.labels, self.source, kind, dict(provenance))
 
     def content_hash(self) -> str:
         """sha256 of the image bytes and shape (labels excluded); cached."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ..evaluation import EvaluateOptions, Reference, evaluate
-from ..generators import load_generator
+from ..sources import SourceOptions, open_generator
 from .collapse import CheckpointSummary, verdict
 
 DIAGNOSE_METRICS = ("modes", "mnist-fid", "neighbours")
@@ -82,11 +82,11 @@ def diagnose(
     samples_per_checkpoint = []
     provenance = None
     for position, spec in enumerate(specs):
-        gen = load_generator(spec, z_dim=z_dim, output_range=output_range, device=opts.device,
-                             trust_pickle=trust_pickle)
+        gen = open_generator(spec, SourceOptions(z_dim=z_dim, value_range=output_range, device=opts.device,
+                                                 trust_pickle=trust_pickle))
         fake = gen.sample(num_samples, batch_size=opts.batch_size, seed=opts.seed, progress=opts.progress)
         ev = evaluate(fake, source_provenance={"spec": spec, **gen.provenance()}, reference=reference)
-        modes, nn, fid = ev.metrics["modes"], ev.metrics["neighbours"], ev.metrics["mnist_fid"]
+        modes, nn, fid = ev.metrics["modes"], ev.metrics["neighbours"], ev.metrics["mnist-fid"]
         step = gen.meta.get("step")
         if step is None:
             match = _STEP.search(Path(spec).name)

@@ -76,3 +76,43 @@ def inception_score_from_logits(logits, splits: int = 10, *, shuffle: bool = Tru
     shifted = z - z.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return _score(np.exp(log_p), log_p, splits, shuffle, seed)
+
+
+# ------------------------------------------------------------------------------------ metric records
+def _is_step(ctx, extractor: str):
+    logits = ctx.features(extractor, "fake", "logits")
+    splits = ctx.options.is_splits
+    mean, std = inception_score_from_logits(logits, splits=splits)
+    return {"mean": mean, "std": std, "splits": splits, "extractor": extractor}
+
+
+def _is_summary(label: str):
+    return lambda r: f"{label}: {r['mean']:.3f} ± {r['std']:.3f}  [higher is better]"
+
+
+def _register():
+    from ..options import Option
+    from .record import Metric, mean_std_rows, register_metric
+
+    paper = ("Salimans, Goodfellow, Zaremba, Cheung, Radford, Chen. Improved Techniques for Training GANs. "
+             "NeurIPS 2016")
+    register_metric(Metric(
+        "is", "Inception Score", True, 1.0,
+        "exp of the mean KL between per-image class posteriors and their marginal; rewards confident and diverse "
+        "ImageNet classes, ignores the real data.", paper,
+        run=lambda ctx: _is_step(ctx, "inception-v3-fid"), upper_bound=1000.0, feature_space="inception-v3-fid",
+        min_samples=10, aliases=("inception_score",),
+        options=(Option("is_splits", int, 10, "Inception Score splits (mean and s.d. over them)"),),
+        rows=mean_std_rows("is", "splits", "splits"), summary=_is_summary("Inception Score"),
+        default_for=("natural",), function="gandiag.metrics.inception_score", order=20))
+    register_metric(Metric(
+        "mnist-is", "Inception Score with an MNIST classifier", True, 1.0,
+        "The Inception Score computed with a small MNIST digit classifier instead of InceptionV3; at most 10, about "
+        "9.x for real MNIST digits.", paper,
+        run=lambda ctx: _is_step(ctx, ctx.mnist_classifier()), upper_bound=10.0, feature_space="mnist-classifier",
+        min_samples=10, aliases=("mnist_inception_score",),
+        rows=mean_std_rows("mnist-is", "splits", "splits"), summary=_is_summary("MNIST Inception Score"),
+        default_for=("mnist",), function="gandiag.metrics.inception_score", order=21))
+
+
+_register()

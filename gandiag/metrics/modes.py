@@ -112,3 +112,63 @@ def mode_coverage(labels_or_probs, num_classes: int = 10, reference=None, *,
         "normalized_entropy": entropy / math.log(num_classes),
         "max_fraction": float(p.max()),
     }
+
+
+# ------------------------------------------------------------------------------------ metric record
+def _modes_step(ctx):
+    name = ctx.mnist_classifier()
+    logits = ctx.features(name, "fake", "logits")
+    ref_logits = ctx.features(name, "ref", "logits")
+    k = logits.shape[1]
+    threshold = ctx.options.mode_threshold
+    result = mode_coverage(logits, num_classes=k, reference=ref_logits, min_fraction=threshold / k)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    ref_counts = np.bincount(ref_logits.argmax(axis=1), minlength=k)
+    result.update(reference_fractions=(ref_counts / ref_counts.sum()).tolist(),
+                  low_confidence_fraction=float(np.mean(probs.max(axis=1) < 0.5)),
+                  mode_threshold=threshold, classifier=name)
+    labels = ctx.fake.labels
+    if labels is not None and labels.max() < k:  # conditional generator: does it obey y?
+        result["conditioning_accuracy"] = float(np.mean(logits.argmax(axis=1) == labels))
+    return result
+
+
+def _classes_text(classes, limit: int = 20) -> str:
+    shown = ", ".join(str(c) for c in list(classes)[:limit])
+    return shown + (f" … (+{len(classes) - limit} more)" if len(classes) > limit else "")
+
+
+def _modes_rows(r):
+    from .record import Row, fmt
+
+    missing = r.get("missing") or []
+    value = f"{r.get('covered')} / {r.get('num_classes')}" + (f"\nmissing: {_classes_text(missing)}" if missing else "")
+    return [Row("modes", value, f"KL to data {fmt(r.get('kl_to_reference'))} nats", str(r.get("classifier", "")),
+                flag=bool(missing))]
+
+
+def _modes_summary(mo):
+    missing = ", ".join(map(str, mo["missing"])) or "none"
+    kl = mo.get("kl_to_reference")
+    return (f"modes covered: {mo['covered']}/{mo['num_classes']} (missing: {missing})"
+            + (f"; KL to reference {kl:.3f} nats" if kl is not None else ""))
+
+
+def _register():
+    from ..options import Option
+    from .record import Metric, register_metric
+
+    register_metric(Metric(
+        "modes", "Modes covered", True, 0.0,
+        "Number of classes a pretrained classifier finds at least threshold times among generated samples (10 for "
+        "MNIST, 1000 for Stacked MNIST), with KL to the data's class histogram.",
+        "Che, Li, Jacob, Bengio, Li. Mode Regularized GANs. ICLR 2017; Metz et al. Unrolled GANs. ICLR 2017",
+        run=_modes_step, feature_space="mnist-classifier", min_samples=10,
+        options=(Option("mode_threshold", float, 0.2,
+                        "a class is covered with at least this share of its fair share N/K"),),
+        rows=_modes_rows, summary=_modes_summary, section="Mode coverage", default_for=("mnist",),
+        function="gandiag.metrics.mode_coverage", order=25))
+
+
+_register()

@@ -199,3 +199,69 @@ def nearest_neighbours(queries, reference, k: int = 1, metric: str = "l2", *,
     dist = _exact_l2(qry, ref, idx)
     order = np.lexsort((idx, dist), axis=1)
     return np.take_along_axis(idx, order, axis=1), np.take_along_axis(dist, order, axis=1)
+
+
+# ------------------------------------------------------------------------------------ metric record
+def _neighbours_step(ctx):
+    from ..errors import GandiagError as _Error
+    from ..images import flatten
+    from .copying import copy_score
+
+    ctx.require_same_shape("neighbours")
+    held = ctx.heldout
+    train = flatten(ctx.ref.images)
+    k = ctx.options.neighbours_k
+    idx, dist = nearest_neighbours(flatten(ctx.fake.images), train, k=k)
+    d_test = ctx.memo("heldout-to-train", lambda: nearest_neighbours(flatten(held.images), train, k=1)[1][:, 0])
+    score = copy_score(dist[:, 0], d_test)
+    q = min(ctx.options.neighbour_queries, len(ctx.fake))
+    queries = np.random.default_rng(ctx.options.seed).choice(len(ctx.fake), q, replace=False)
+    out = {**score, "k": k, "num_samples": len(ctx.fake), "num_train": len(train), "num_heldout": len(held),
+           "space": "pixels (l2)", "query_indices": queries.tolist(),
+           "pixel_neighbours": idx[queries].tolist(), "pixel_distances": dist[queries].tolist()}
+    ctx.arrays["nn_queries"] = ctx.fake.images[queries]
+    ctx.arrays["nn_pixel"] = ctx.ref.images[idx[queries]]
+    try:
+        name = ctx.default_extractor()
+        fidx, fdist = nearest_neighbours(ctx.features(name, "fake")[queries], ctx.features(name, "ref"), k=k)
+        out.update(feature_extractor=name, feature_neighbours=fidx.tolist(), feature_distances=fdist.tolist())
+        ctx.arrays["nn_feature"] = ctx.ref.images[fidx]
+    except _Error as exc:  # e.g. Inception weights absent: pixel-space neighbours still stand
+        out["feature_neighbours_unavailable"] = str(exc)
+    return out
+
+
+def _neighbours_rows(r):
+    from .record import Row, fmt
+
+    value = f"median {fmt(r.get('median_distance'))}\nheld-out real: {fmt(r.get('test_median_distance'))}"
+    detail = (f"{fmt(r.get('copy_fraction'), percent=True)} unusually close\n"
+              f"{fmt(r.get('expected_fraction'), percent=True)} expected")
+    return [Row("neighbours", value, detail, str(r.get("space", "")), flag=bool(r.get("copying")))]
+
+
+def _neighbours_summary(n):
+    flag = "COPYING FLAGGED" if n["copying"] else "no copying"
+    return (f"data copying: {n['copy_fraction']:.1%} of samples closer to training data than 95% of held-out images "
+            f"(expected ~{n['expected_fraction']:.0%}) -> {flag}")
+
+
+def _register():
+    from ..options import Option
+    from .record import Metric, register_metric
+
+    register_metric(Metric(
+        "neighbours", "Nearest-training-example distance", None, 0.0,
+        "Distance from each generated sample to its nearest training example; values far below the real "
+        "test-to-train distances indicate memorization.",
+        "Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014 (Fig. 2 nearest-neighbour column); copying "
+        "test after Meehan, Chaudhuri, Dasgupta. AISTATS 2020",
+        run=_neighbours_step, feature_space="pixels (l2); grids also in the extractor's space", min_samples=1,
+        needs_heldout=True,
+        options=(Option("neighbours_k", int, 5, "nearest training images per generated sample"),
+                 Option("neighbour_queries", int, 8, "generated samples shown with their neighbours in the report")),
+        rows=_neighbours_rows, summary=_neighbours_summary, section="Nearest training images and data copying",
+        default_for=("mnist",), function="gandiag.metrics.nearest_neighbours", order=70))
+
+
+_register()

@@ -142,3 +142,58 @@ def prdc(real, fake, k: int = 5, *, chunk_size: Optional[int] = None) -> Dict[st
         "density": ball_memberships / (k * m),
         "coverage": float((nearest_fake < t_real).mean()),
     }
+
+
+# ------------------------------------------------------------------------------------ metric record
+def _prdc_step(ctx):
+    name = ctx.default_extractor()
+    real, fake = ctx.features(name, "ref"), ctx.features(name, "fake")
+    # Naeem et al. use equal real and fake counts: recall and coverage depend on the ratio, so the
+    # larger side is subsampled (seeded) to the smaller one.
+    n = min(len(real), len(fake))
+    rng = np.random.default_rng(ctx.options.seed)
+    if len(real) > n:
+        real = real[np.sort(rng.choice(len(real), n, replace=False))]
+    if len(fake) > n:
+        fake = fake[np.sort(rng.choice(len(fake), n, replace=False))]
+    k = ctx.options.prdc_k
+    out = prdc(real, fake, k=k)
+    return {**out, "k": k, "num_real": n, "num_fake": n, "extractor": name}
+
+
+_PARTS = ("precision", "recall", "density", "coverage")
+
+
+def _prdc_rows(r):
+    from .record import Row, fmt
+
+    return [Row(n, fmt(r.get(n)), f"k = {fmt(r.get('k'))}", str(r.get("extractor", ""))) for n in _PARTS if n in r]
+
+
+def _register():
+    from ..options import Option
+    from .record import Metric, Part, register_metric
+
+    register_metric(Metric(
+        "prdc", "Precision, recall, density, coverage", True, 0.0,
+        "k-NN manifold estimates of fidelity (precision, density) and diversity (recall, coverage) in feature "
+        "space, on equal real and generated counts.",
+        "Naeem, Oh, Uh, Choi, Yoo. Reliable Fidelity and Diversity Metrics for Generative Models. ICML 2020",
+        run=_prdc_step, min_samples=6,
+        options=(Option("prdc_k", int, 5, "neighbourhood size k of precision/recall/density/coverage"),),
+        parts=(Part("precision", "Precision (k-NN manifold)", True, 0.0,
+                    "Fraction of generated samples inside some real sample's k-NN ball: fidelity.", 1.0),
+               Part("recall", "Recall (k-NN manifold)", True, 0.0,
+                    "Fraction of real samples inside some generated sample's k-NN ball: diversity.", 1.0),
+               Part("density", "Density", True, 0.0,
+                    "Average number of real k-NN balls containing each generated sample, divided by k; about 1 for "
+                    "matching distributions, robust to real outliers."),
+               Part("coverage", "Coverage", True, 0.0,
+                    "Fraction of real samples whose k-NN ball contains at least one generated sample.", 1.0)),
+        rows=_prdc_rows,
+        summary=lambda p: (f"precision {p['precision']:.3f}  recall {p['recall']:.3f}  density {p['density']:.3f}  "
+                           f"coverage {p['coverage']:.3f}"),
+        default_for=("mnist", "natural"), function="gandiag.metrics.prdc", order=40))
+
+
+_register()

@@ -6,13 +6,12 @@ meta tag forbids fetching anything), so the file can be mailed, archived or open
 offline and always looks the same. Files are written atomically.
 
 What the pages show is driven by the data: a section appears only when its metric
-is in the results, metric titles and "better" directions come from
-:data:`gandiag.metrics.METRICS`, and the metrics.json key of each evaluation step
-from :data:`gandiag.evaluation.EVALUATIONS`.
+is in the results; the metric table's rows, titles and "better" directions come from
+each metric's record in :data:`gandiag.metrics.METRICS` (whose name is also its
+metrics.json key), so a new metric appears here without editing this module.
 """
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -28,20 +27,22 @@ Row = Tuple[str, str, str, str]  # metric name, value html, spread html, extract
 
 # --------------------------------------------------------------------------------------- metadata
 def _metric_names(key: str) -> List[str]:
-    """metrics.json key -> METRICS names (``prdc`` -> its four family members)."""
-    from ..evaluation import EVALUATIONS
+    """metrics.json key -> metadata names (``prdc`` -> its four parts)."""
     from ..metrics import METRICS
 
-    name = next((EVALUATIONS.get(n).name for n in EVALUATIONS.names() if EVALUATIONS.get(n).key == key), key)
-    if name in METRICS:
-        return [name]
-    return [n for n in METRICS.names() if METRICS.get(n).family == name]
+    if key not in METRICS:
+        return []
+    metric = METRICS.get(key)
+    return [p.name for p in metric.parts] or [key]
 
 
 def _info(name: str):
-    from ..metrics import METRICS
+    from ..metrics import get_metric_info
 
-    return METRICS.get(name) if name in METRICS else None
+    try:
+        return get_metric_info(name)
+    except GandiagError:
+        return None
 
 
 def _arrow(name: str) -> str:
@@ -70,78 +71,25 @@ def _ci(ci) -> str:
 
 
 # ---------------------------------------------------------------------------------- metric table rows
-def _rows_fid(r: Mapping, name: str) -> List[Row]:
-    parts = [_ci(r.get("ci95"))] if r.get("ci95") else []
-    if parts and r.get("ci_method"):
-        parts.append(f'<span class="muted">{esc(r["ci_method"])}</span>')
-    parts.append(f'<span class="muted">{esc(fmt(r.get("num_fake")))} generated / {esc(fmt(r.get("num_real")))} '
-                 "real: compare FIDs only at equal N</span>")
-    return [(name, esc(fmt(r.get("value"))), "<br>".join(parts), esc(r.get("extractor", "")))]
-
-
-def _rows_mean_std(r: Mapping, name: str, what: str, count_key: str) -> List[Row]:
-    spread = f"± {esc(fmt(r.get('std')))} (s.d. over {esc(fmt(r.get(count_key)))} {what})"
-    return [(name, esc(fmt(r.get("mean"))), spread, esc(r.get("extractor", "")))]
-
-
-def _rows_prdc(r: Mapping, _name: str) -> List[Row]:
-    family = set(_metric_names("prdc"))
-    return [(n, esc(fmt(v)), f"k = {esc(fmt(r.get('k')))}", esc(r.get("extractor", "")))
-            for n, v in r.items() if n in family]  # the result's order: precision, recall, density, coverage
-
-
-def _rows_parzen(r: Mapping, name: str) -> List[Row]:
-    spread = f"{_ci(r.get('ci95'))}<br><span class=\"muted\">± {esc(fmt(r.get('stderr')))} s.e., σ = " \
-             f"{esc(fmt(r.get('sigma')))}</span>"
-    return [(name, esc(fmt(r.get("mean"))), spread, "pixels")]
-
-
-def _rows_modes(r: Mapping, name: str) -> List[Row]:
-    missing = r.get("missing") or []
-    value = f"{esc(r.get('covered'))} / {esc(r.get('num_classes'))}"
-    if missing:
-        value += f'<br><span class="bad">missing: {esc(_classes(missing))}</span>'
-    spread = f"KL to data {esc(fmt(r.get('kl_to_reference')))} nats"
-    return [(name, value, spread, esc(r.get("classifier", "")))]
-
-
-def _rows_neighbours(r: Mapping, name: str) -> List[Row]:
-    value = (f"median {esc(fmt(r.get('median_distance')))}<br><span class=\"muted\">held-out real: "
-             f"{esc(fmt(r.get('test_median_distance')))}</span>")
-    cls = "bad" if r.get("copying") else "good"
-    spread = (f'<span class="{cls}">{esc(fmt(r.get("copy_fraction"), percent=True))} unusually close</span>'
-              f'<br><span class="muted">{esc(fmt(r.get("expected_fraction"), percent=True))} expected</span>')
-    return [(name, value, spread, esc(r.get("space", "")))]
-
-
-def _rows_fid_inf(r: Mapping, name: str) -> List[Row]:
-    ns = r.get("ns") or []
-    spread = f"fit over N = {esc(fmt(min(ns)))}…{esc(fmt(max(ns)))}" if ns else ""
-    return [(name, esc(fmt(r.get("fid_inf"))), spread, esc(r.get("extractor", "")))]
-
-
-_ROWS: Dict[str, Callable[[Mapping, str], List[Row]]] = {
-    "fid": _rows_fid, "mnist_fid": _rows_fid, "fid_inf": _rows_fid_inf, "prdc": _rows_prdc,
-    "inception_score": lambda r, n: _rows_mean_std(r, n, "splits", "splits"),
-    "mnist_inception_score": lambda r, n: _rows_mean_std(r, n, "splits", "splits"),
-    "kid": lambda r, n: _rows_mean_std(r, n, "subsets", "subsets"),
-    "parzen": _rows_parzen, "modes": _rows_modes, "neighbours": _rows_neighbours,
-}
+def _lines(text: str) -> str:
+    """Plain text from a record's Row: the first line as is, further lines muted."""
+    first, *rest = str(text).split("\n")
+    return "<br>".join([esc(first)] + [f'<span class="muted">{esc(line)}</span>' for line in rest])
 
 
 def _metric_table(metrics: Mapping) -> str:
+    from ..metrics import METRICS
+
     rows, classes = [], []
     for key, result in metrics.items():
-        if key not in _ROWS or not isinstance(result, Mapping):
+        if key not in METRICS or not isinstance(result, Mapping) or METRICS.get(key).rows is None:
             continue
-        names = _metric_names(key)
-        for name, value, spread, extractor in _ROWS[key](result, names[0] if names else key):
-            info = _info(name)
-            title = f"<strong>{esc(info.title if info else name)}</strong><br><code>{esc(name)}</code>"
+        for row in METRICS.get(key).rows(result):
+            info = _info(row.name)
+            title = f"<strong>{esc(info.title if info else row.name)}</strong><br><code>{esc(row.name)}</code>"
             desc = esc(info.description) if info else ""
-            rows.append((title, value, spread, _arrow(name), extractor, desc))
-            missing = key == "modes" and result.get("missing")
-            classes.append("missing" if missing or (key == "neighbours" and result.get("copying")) else "")
+            rows.append((title, _lines(row.value), _lines(row.detail), _arrow(row.name), esc(row.features), desc))
+            classes.append("missing" if row.flag else "")
     return table(("Metric", "Value", "Uncertainty / detail", "Better", "Features", "What it measures"), rows,
                  numeric=(1,), row_classes=classes)
 
@@ -183,13 +131,13 @@ def _evaluation_highlights(m: Mapping) -> List[Tuple[str, str]]:
         else:
             out.append(("good", f"no data copying detected ({nn['copy_fraction']:.1%} of samples unusually close "
                                 f"to training images; {q:.0%} expected)"))
-    for key in ("fid", "mnist_fid"):
+    for key in ("fid", "mnist-fid"):
         r = m.get(key)
         if isinstance(r, Mapping) and r.get("value") is not None:
             ci = r.get("ci95")
             extra = f" (95% CI {fmt(ci[0])}–{fmt(ci[1])})" if isinstance(ci, list) and len(ci) == 2 else ""
             out.append(("info", f"{_short(_metric_names(key)[0])} {fmt(r['value'])}{extra}"))
-    for key in ("inception_score", "mnist_inception_score"):
+    for key in ("is", "mnist-is"):
         r = m.get(key)
         if isinstance(r, Mapping) and r.get("mean") is not None:
             out.append(("info", f"{_short(_metric_names(key)[0])} {fmt(r['mean'])} ± {fmt(r.get('std'))}"))
@@ -268,9 +216,9 @@ def _flag_factor(r: Mapping) -> float:
     """The copy_score flag factor: from the result when recorded, else copy_score's default."""
     if r.get("flag_factor") is not None:
         return float(r["flag_factor"])
-    from ..diagnostics.memorization import copy_score
+    from ..metrics.copying import DEFAULT_FLAG_FACTOR
 
-    return float(inspect.signature(copy_score).parameters["flag_factor"].default)
+    return DEFAULT_FLAG_FACTOR
 
 
 def _neighbours_section(r: Mapping, arrays: Mapping) -> str:
@@ -373,7 +321,10 @@ def _unpack_evaluation(evaluation) -> Tuple[Mapping, Mapping]:
 
 def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
     """The evaluation report as an HTML string (see :func:`render_evaluation_report`)."""
+    from ..metrics import METRICS, canonical_results
+
     m, arrays = _unpack_evaluation(evaluation)
+    m = canonical_results(m)  # metrics.json files written before the one-name rule
     prov = m.get("provenance") if isinstance(m.get("provenance"), Mapping) else {}
     source = prov.get("source") or {}
     source_text = str(source.get("description") or source.get("spec") or "") if isinstance(source, Mapping) else ""
@@ -388,7 +339,7 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
     if samples is not None and len(samples):
         sections.append(("samples", _samples_section(samples, prov.get("num_generated", len(samples)),
                                                       source_text, "samples", "Generated samples")))
-    if any(k in _ROWS for k in m):
+    if any(k in METRICS for k in m):
         sections.append(("metrics", section("metrics", "Metrics", _metric_table(m))))
     if isinstance(m.get("modes"), Mapping):
         sections.append(("modes", _modes_section(m["modes"])))
@@ -396,9 +347,9 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
         sections.append(("neighbours", _neighbours_section(m["neighbours"], arrays)))
     if isinstance(m.get("parzen"), Mapping):
         sections.append(("parzen", _parzen_section(m["parzen"])))
-    if isinstance(m.get("fid_inf"), Mapping):
-        sections.append(("fid-inf", _fid_inf_section(m["fid_inf"])))
-    other = {k: v for k, v in m.items() if k not in _ROWS and k != "provenance"}
+    if isinstance(m.get("fid-inf"), Mapping):
+        sections.append(("fid-inf", _fid_inf_section(m["fid-inf"])))
+    other = {k: v for k, v in m.items() if k not in METRICS and k != "provenance"}
     if other:
         sections.append(("other", section("other", "Other results", json_block(other))))
     if prov:

@@ -85,7 +85,7 @@ def test_missing_digit_is_reported_missing(gens):
     assert ev.metrics["modes"]["missing"] == [3]
     assert ev.metrics["modes"]["covered"] == 9
     assert not ev.metrics["neighbours"]["copying"]
-    assert set(ev.metrics) == {"modes", "neighbours", "mnist_fid", "provenance"}
+    assert set(ev.metrics) == {"modes", "neighbours", "mnist-fid", "provenance"}
 
 
 def test_replayed_training_images_are_flagged_as_copying(gens):
@@ -99,14 +99,14 @@ def test_replayed_training_images_are_flagged_as_copying(gens):
 def test_default_metrics_schema_for_mnist(gens):
     ev = evaluate(load_source(f"{gens}:healthy", num_samples=1200), EvaluateOptions(bootstrap=10), heldout=HELDOUT)
     m = ev.metrics
-    assert set(m) == {"mnist_fid", "mnist_inception_score", "modes", "kid", "prdc", "parzen", "neighbours",
+    assert set(m) == {"mnist-fid", "mnist-is", "modes", "kid", "prdc", "parzen", "neighbours",
                       "provenance"}
     assert set(m["prdc"]) >= {"precision", "recall", "density", "coverage"}
     assert set(m["parzen"]) >= {"mean", "stderr", "sigma"}
     assert set(m["modes"]) >= {"covered", "num_classes", "missing", "counts", "kl_to_reference"}
     assert set(m["neighbours"]) >= {"mean_distance", "copy_fraction"}
-    assert m["mnist_fid"]["ci95"][0] <= m["mnist_fid"]["value"] <= m["mnist_fid"]["ci95"][1] + 1e-9
-    assert m["modes"]["covered"] == 10 and m["mnist_fid"]["value"] < 20.0  # real digits, drawn with replacement
+    assert m["mnist-fid"]["ci95"][0] <= m["mnist-fid"]["value"] <= m["mnist-fid"]["ci95"][1] + 1e-9
+    assert m["modes"]["covered"] == 10 and m["mnist-fid"]["value"] < 20.0  # real digits, drawn with replacement
     prov = m["provenance"]
     assert prov["seed"] == 0 and prov["num_generated"] == 1200
     assert prov["extractors"]["mnist-classifier"]["weights"]["sha256"] if isinstance(
@@ -198,7 +198,8 @@ def test_diagnose_names_vanishing_digit(gens, tmp_path, heldout_npz):
 
 
 @pytest.mark.parametrize("spec, extra, match", [
-    ("missing.npz", [], "no such file"),
+    ("missing.npz", [], "array file not found"),
+    ("missing_dir", [], "no such file or folder"),
     ("{gens}:nan_out", [], "NaN"),
     ("{gens}:wrong_shape", ["--metrics", "neighbours"], "pass a matching --ref"),
     ("{gens}:tanh_out", [], "--output-range -1,1"),
@@ -253,7 +254,7 @@ def test_shared_reference_gives_the_same_numbers_as_fresh_ones(gens):
         fake = load_source(f"{gens}:{name}", num_samples=300)
         shared = evaluate(fake, reference=reference).metrics
         fresh = evaluate(fake, options, heldout=HELDOUT).metrics
-        for key in ("modes", "mnist_fid", "neighbours"):
+        for key in ("modes", "mnist-fid", "neighbours"):
             assert shared[key] == fresh[key]
     with pytest.raises(GandiagError, match="come from the Reference"):
         evaluate(fake, EvaluateOptions(), reference=reference)

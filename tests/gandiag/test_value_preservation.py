@@ -18,6 +18,10 @@ METRICS = ("mnist-fid", "mnist-is", "modes", "kid", "prdc", "parzen", "neighbour
 # old metrics.json key -> new key (issue 10: one name per metric)
 RENAMED = {"mnist_inception_score": "mnist-is", "mnist_fid": "mnist-fid", "fid_inf": "fid-inf"}
 VOLATILE = {"created", "timings_s", "gandiag_version", "torch_version", "numpy_version", "python"}
+# Deliberate precision trade-offs of the speed work (issue 15), not renames: FID-infinity's subset
+# FIDs moved by ~3e-9 relative with the LAPACK route, KID by ~7e-8 with float32 Gram products
+# (65361af, documented there as 1.2e-7 relative to float64). Everything else: 1e-9.
+LOOSER = {"metrics.fid_inf": 1e-7, "metrics.kid": 1e-6}
 
 
 def fixed_evaluation(cache_dir):
@@ -56,7 +60,8 @@ def _compare(old, new, where, problems):
         if old != new and not isinstance(old, str):
             problems.append(f"{where}: {old!r} -> {new!r}")
     elif isinstance(old, (int, float)):
-        if not isinstance(new, (int, float)) or not math.isclose(old, new, rel_tol=1e-9, abs_tol=1e-12):
+        rel = next((tol for prefix, tol in LOOSER.items() if where.startswith(prefix)), 1e-9)
+        if not isinstance(new, (int, float)) or not math.isclose(old, new, rel_tol=rel, abs_tol=1e-12):
             problems.append(f"{where}: {old!r} -> {new!r}")
 
 

@@ -18,7 +18,7 @@ def test_demo_fast_end_to_end_and_resume(tmp_path, capsys, monkeypatch):
     bad = json.loads((out / "collapse" / "metrics.json").read_text())
     assert real["modes"]["covered"] == 10 and not real["neighbours"]["copying"]
     assert bad["modes"]["covered"] <= 5
-    assert real["mnist_fid"]["value"] < good["mnist_fid"]["value"] < bad["mnist_fid"]["value"]
+    assert real["mnist-fid"]["value"] < good["mnist-fid"]["value"] < bad["mnist-fid"]["value"]
     diag = json.loads((out / "diagnose-collapse" / "diagnosis.json").read_text())
     assert diag["verdict"]["verdict"] == "collapse" and len(diag["checkpoints"]) == 5
     for report in ("real-vs-real", "dcgan-mnist", "collapse", "diagnose-dcgan-mnist", "diagnose-collapse"):

@@ -150,8 +150,10 @@ def test_fashion_mnist_custom_root_and_missing(tmp_path):
 
 
 def test_unknown_path_kinds(tmp_path):
-    with pytest.raises(GandiagError, match="no such file"):
+    with pytest.raises(GandiagError, match="array file not found"):
         load_images(str(tmp_path / "missing.npz"))
+    with pytest.raises(GandiagError, match=r"is not a data gandiag can read \(no such file or folder"):
+        load_images(str(tmp_path / "missing"))
     (tmp_path / "x.txt").write_text("hi")
-    with pytest.raises(GandiagError, match="don't know how to read"):
+    with pytest.raises(GandiagError, match="is not a data gandiag can read. Known kinds: array"):
         load_images(str(tmp_path / "x.txt"))

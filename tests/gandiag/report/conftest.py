@@ -54,14 +54,14 @@ def synthetic_metrics():
     fractions = [0.13, 0.12, 0.14, 0.0, 0.12, 0.11, 0.13, 0.005, 0.12, 0.125]
     return {
         "fid": {"value": 31.4, "extractor": "inception-v3-fid", "num_fake": 120, "num_real": 1000},
-        "inception_score": {"mean": 2.31, "std": 0.05, "splits": 10, "extractor": "inception-v3-fid"},
-        "mnist_fid": {"value": 7.81, "extractor": "mnist-classifier", "num_fake": 120, "num_real": 1500,
+        "is": {"mean": 2.31, "std": 0.05, "splits": 10, "extractor": "inception-v3-fid"},
+        "mnist-fid": {"value": 7.81, "extractor": "mnist-classifier", "num_fake": 120, "num_real": 1500,
                       "ci95": [7.2, 8.6], "ci_method": "bootstrap over generated samples (50 resamples)"},
-        "mnist_inception_score": {"mean": 8.12, "std": 0.21, "splits": 10, "extractor": "mnist-classifier"},
+        "mnist-is": {"mean": 8.12, "std": 0.21, "splits": 10, "extractor": "mnist-classifier"},
         "kid": {"mean": 0.0123, "std": 0.0011, "subsets": 100, "subset_size": 120, "extractor": "mnist-classifier"},
         "prdc": {"precision": 0.81, "recall": 0.55, "density": 0.93, "coverage": 0.71, "k": 5,
                  "extractor": "mnist-classifier"},
-        "fid_inf": {"fid_inf": 6.9, "slope": 420.0, "ns": [60, 80, 100, 120], "fids": [13.9, 12.2, 11.1, 10.4],
+        "fid-inf": {"fid_inf": 6.9, "slope": 420.0, "ns": [60, 80, 100, 120], "fids": [13.9, 12.2, 11.1, 10.4],
                     "extractor": "mnist-classifier"},
         "modes": {"covered": 8, "num_classes": 10, "num_samples": 200, "threshold": 4, "missing": [3, 7],
                   "counts": [int(f * 200) for f in fractions], "fractions": fractions, "kl_to_reference": 0.31,

@@ -43,7 +43,7 @@ def test_every_figure_is_a_valid_png(synthetic, checkpoints):
                                                  distances=rng.uniform(1, 5, (3, 2)), threshold=2.0),
         "class_histogram": figures.class_histogram(m["modes"]),
         "parzen_curve": figures.parzen_curve(parzen),
-        "fid_curve": figures.fid_curve(m["fid_inf"]),
+        "fid_curve": figures.fid_curve(m["fid-inf"]),
         "coverage_over_steps": figures.coverage_over_steps(rows),
         "class_share_over_steps": figures.class_share_over_steps(
             rows, vanished=[{"class": 3, "vanished_at_step": 1000}], reference_fractions=[0.1] * 10),
@@ -79,7 +79,7 @@ def test_figures_are_deterministic_and_leave_matplotlib_settings_alone(synthetic
     before = dict(matplotlib.rcParams)
     m = synthetic
     assert figures.class_histogram(m["modes"]) == figures.class_histogram(m["modes"])
-    assert figures.fid_curve(m["fid_inf"]) == figures.fid_curve(m["fid_inf"])
+    assert figures.fid_curve(m["fid-inf"]) == figures.fid_curve(m["fid-inf"])
     after = dict(matplotlib.rcParams)
     assert {k for k in before if before[k] != after[k] and k != "backend"} == set()
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gandiag.errors import GandiagError
 from gandiag.evaluation import Evaluation
-from gandiag.metrics import METRICS
+from gandiag.metrics import get_metric_info
 from gandiag.report import render_diagnosis_report, render_evaluation_report
 from gandiag.report.page import fmt
 
@@ -67,10 +67,10 @@ def test_evaluation_report_real_run(small_evaluation, tmp_path):
     for name in ("mnist-fid", "mnist-is", "kid", "precision", "recall", "density", "coverage", "fid-inf",
                  "modes", "parzen", "neighbours"):
         assert f"<code>{name}</code>" in text, name
-        assert html.escape(METRICS.get(name).title) in text, name
+        assert html.escape(get_metric_info(name).title) in text, name
     fid_row = text[text.index("<code>mnist-fid</code>"):text.index("<code>mnist-is</code>")]
     assert "↓ lower" in fid_row
-    lo, hi = m["mnist_fid"]["ci95"]
+    lo, hi = m["mnist-fid"]["ci95"]
     assert f"[{fmt(lo)}, {fmt(hi)}]" in fid_row  # bootstrap CI
     assert "↑ higher" in text[text.index("<code>parzen</code>"):]
     # PRDC rows in the result's order
@@ -88,7 +88,7 @@ def test_evaluation_report_real_run(small_evaluation, tmp_path):
 
 
 def test_evaluation_report_only_present_sections(evaluation, tmp_path):
-    for key in ("modes", "fid_inf", "mnist_fid", "kid"):
+    for key in ("modes", "fid-inf", "mnist-fid", "kid"):
         del evaluation.metrics[key]
     del evaluation.arrays["samples"]
     text = render_evaluation_report(evaluation, tmp_path / "r.html", title="run <7>").read_text()
@@ -100,14 +100,14 @@ def test_evaluation_report_only_present_sections(evaluation, tmp_path):
 
 
 def test_inception_rows(evaluation, synthetic):
-    """fid / inception_score (InceptionV3, weights not downloadable here) render from their dicts."""
+    """fid / is (InceptionV3, weights not downloadable here) render from their dicts."""
     from gandiag.report import evaluation_html
 
-    evaluation.metrics.update(fid=synthetic["fid"], inception_score=synthetic["inception_score"])
+    evaluation.metrics.update({"fid": synthetic["fid"], "is": synthetic["is"]})
     text = evaluation_html(evaluation)
     for name in ("fid", "is"):
         assert f"<code>{name}</code>" in text
-        assert html.escape(METRICS.get(name).title) in text
+        assert html.escape(get_metric_info(name).title) in text
     assert "FID 31.4" in text and "IS 2.31 ± 0.05" in text  # header chips
 
 
@@ -206,3 +206,15 @@ def test_every_string_is_escaped(evaluation, diagnosis, tmp_path):
     text = render_diagnosis_report(diagnosis, None, tmp_path / "d.html", title=EVIL).read_text()
     assert EVIL not in text and "<script" not in text
     assert_offline(text)
+
+
+def test_metrics_json_with_former_keys_renders_the_same(evaluation):
+    """A metrics.json written before the one-name rule (mnist_fid, fid_inf, ...) still renders, with a warning."""
+    from gandiag.report import evaluation_html
+
+    former = {"mnist-fid": "mnist_fid", "mnist-is": "mnist_inception_score", "fid-inf": "fid_inf"}
+    old = {former.get(k, k): v for k, v in evaluation.metrics.items()}
+    assert "mnist_fid" in old
+    with pytest.warns(FutureWarning, match="'mnist_fid' is the former name of 'mnist-fid'"):
+        text = evaluation_html(old)
+    assert text == evaluation_html(dict(evaluation.metrics))
