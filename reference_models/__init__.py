@@ -8,8 +8,15 @@ Public API::
     from reference_models import load_generator, TrainConfig, preset, Trainer
     G, meta = load_generator("runs/x")            # run folder, checkpoint or generator_state.pt
 """
-from .checkpoint import CHECKPOINT_FORMAT, GENERATOR_FORMAT, generator_meta, load_generator, read_checked
-from .config import PRESETS, TrainConfig, apply_overrides, from_dict, preset, preset_names
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"]:  # `python -m reference_models.X` is starting (argv[0] is "-m" only now)
+    from ._startup import quiet_interrupts_until_ready
+
+    quiet_interrupts_until_ready()
+
+from .checkpoint import CHECKPOINT_FORMAT  # noqa: E402, GENERATOR_FORMAT, generator_meta, load_generator, read_checked
+from .config import PRESETS, TrainConfig, apply_overrides, from_dict, preset, preset_names  # noqa: E402
 
 __all__ = [
     "load_generator", "read_checked", "generator_meta", "CHECKPOINT_FORMAT", "GENERATOR_FORMAT",

@@ -461,11 +461,22 @@ def truncate_log(path: Path, step: int) -> None:
     if not path.is_file():
         return
     kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise GandiagError(f"{path} is not a text log (corrupt); move it away to resume without the old "
+                           "log records") from None
+    for number, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut by a crash
+            if number == len(lines):
+                continue  # the last line, cut by a crash
+            raise GandiagError(f"{path}: line {number} is not JSON (corrupt log); move the file away to resume "
+                               "without the old log records") from None
+        if not isinstance(record, dict):
+            raise GandiagError(f"{path}: line {number} is not a JSON object (corrupt log); move the file away "
+                               "to resume without the old log records")
         at_end = record.get("kind") == "event" or record.get("final", False)
         if record.get("step", 0) <= step and not (at_end and record.get("step") == step):
             kept.append(line)
@@ -509,18 +520,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from .runlock import check_config_values, lock_run_folder, remove_checkpoints_after, remove_stale_temporaries
+
     args = build_parser().parse_args(argv)
+    trainer = None
     try:
         out = Path(args.out)
         last = out / "checkpoints" / "last.pt"
+        if args.resume and not last.is_file():  # before the lock: a mistyped --out creates no folder
+            read_checked(last, "checkpoint to resume")  # raises "checkpoint to resume not found: ..."
+        lock = lock_run_folder(out)  # noqa: F841 - held until the process exits; checks below run under it
+        remove_stale_temporaries(out)
         if args.resume:
             state = read_checked(last, "checkpoint to resume")
             config = resume_config(config_of(state, last), args.set, args.steps)
+            check_config_values(config.to_dict())
             if args.config and config_mod.preset(args.config).to_dict() != {**state["config"]}:
                 print(f"note: --config {args.config} ignored; resuming the stored config", file=sys.stderr)
             trainer = Trainer(config, out, quiet=args.quiet, device=args.device)
             trainer.load_state_dict(state)
             truncate_log(out / "log.jsonl", trainer.step)
+            remove_checkpoints_after(out, trainer.step)
         else:
             if not args.config:
                 raise GandiagError(f"--config is required (one of: {', '.join(config_mod.preset_names())})")
@@ -529,10 +549,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             config = config_mod.apply_overrides(config_mod.preset(args.config), args.set)
             if args.steps is not None:
                 config = config.replace(steps=args.steps)
+            check_config_values(config.to_dict())
             trainer = Trainer(config, out, quiet=args.quiet, device=args.device)
         code = trainer.fit()
     except GandiagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before fit() installs its handler: nothing trained, nothing to save
+        print("interrupted during start-up; nothing was trained" if trainer is None or trainer.step == 0
+              else f"interrupted at step {trainer.step}", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error:{where}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     if code == INTERRUPTED:
         print(f"interrupted at step {trainer.step}; checkpoint saved to {out / 'checkpoints' / 'last.pt'}; "
