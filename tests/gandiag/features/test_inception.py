@@ -178,8 +178,11 @@ def test_wrong_shape_is_named(tmp_path, state):
         InceptionExtractor(weights=path)
 
 
-def test_published_name_with_wrong_hash_is_refused(tmp_path, state):
+def test_own_weights_under_the_published_name_are_used_and_marked(tmp_path, state, monkeypatch):
     path = tmp_path / FID_WEIGHTS.filename
     torch.save(state, path)
-    with pytest.raises(GandiagError, match=r"has sha256 [0-9a-f]{64}, but the published .* has sha256 6726825d0af5"):
-        InceptionExtractor(weights=path)
+    for ext in (InceptionExtractor(weights=path),
+                (monkeypatch.setenv("GANDIAG_INCEPTION_WEIGHTS", str(path)), InceptionExtractor())[1]):
+        prov = ext.provenance()
+        assert prov["weights_published"] is False and prov["weights_marker"] == "unpublished weights"
+        assert "named like the published pt_inception-2015-12-05-6726825d.pth" in prov["weights_note"]
