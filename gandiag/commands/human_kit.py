@@ -22,6 +22,8 @@ examples:
   gandiag human-kit --real mnist-subset:test --fake samples.npz --out kit/ \\
       --trials 96 --exposures 250,500,1000 --participants 20 --attention 6
   gandiag human-kit --real mnist-subset:test --fake samples.npz --out kit_time/ --staircase
+  gandiag human-kit --real mnist-subset:test --fake dcgan=a.npz --fake wgan=b.npz --out kit2/ --trials 48
+  gandiag human-kit ... --participants 40     # same kit, more participants: same study id, answers pool
   gandiag human-kit ... --out kit/            # same command again: resumes / re-checks an existing kit
 """
 HYPE_LADDER = "100,200,300,400,500,600,700,800,900,1000"
@@ -38,10 +40,32 @@ def _exposures(text: str):
     return tuple(values)
 
 
+def _fakes(values):
+    """``--fake`` values -> {model name: source spec} (one unnamed source is the model "fake")."""
+    import re
+
+    from ..errors import GandiagError
+
+    named = {}
+    for v in values:
+        name, sep, spec = v.partition("=")
+        if sep and re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", name):
+            if name in named:
+                raise GandiagError(f"--fake {v}: model name {name!r} given twice")
+            named[name] = spec
+        elif len(values) == 1:
+            return {"fake": v}
+        else:
+            raise GandiagError(f"--fake {v}: with several generators name each one, e.g. --fake dcgan={v}")
+    return named
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--real", required=True, metavar="SRC", help="real images: data spec or path "
                         "(mnist-subset:test, folder, .npz, ...)")
-    parser.add_argument("--fake", required=True, metavar="SRC", help="generated images: source spec or path")
+    parser.add_argument("--fake", required=True, action="append", metavar="[NAME=]SRC",
+                        help="generated images: source spec or path; repeat as NAME=SRC for several generators in "
+                             "one kit (fakes split evenly between them, compared within participants)")
     parser.add_argument("--out", required=True, metavar="DIR", help="kit folder to create (or resume)")
     parser.add_argument("--trials", type=int, default=60,
                         help="main trials per participant, half real / half fake (a multiple of 2 x number of "
@@ -83,12 +107,13 @@ def run(args: argparse.Namespace) -> int:
     from ..human.kit import build_kit
 
     exposures = _exposures(args.exposures or (HYPE_LADDER if args.staircase else "250,500,1000"))
+    fakes = _fakes(args.fake)
     config = StudyConfig(
         trials=args.trials, exposures_ms=exposures, practice=args.practice, attention=args.attention,
         attention_kind=args.attention_kind, participants=args.participants, staircase=args.staircase,
         staircase_start_ms=args.staircase_start, staircase_down=args.staircase_down,
         staircase_up=args.staircase_up, fixation_ms=args.fixation_ms, mask_ms=args.mask_ms,
-        display_px=args.display_px, seed=args.seed,
+        display_px=args.display_px, seed=args.seed, models=tuple(fakes),
     )
     consent = DEFAULT_CONSENT
     if args.consent_file:
@@ -99,12 +124,13 @@ def run(args: argparse.Namespace) -> int:
         if not consent:
             raise GandiagError(f"--consent-file {path} is empty")
     fake_options = {"value_range": args.output_range, "layout": args.layout, "npz_key": args.npz_key}
-    result = build_kit(args.real, args.fake, args.out, config, title=args.title, consent=consent,
+    result = build_kit(args.real, fakes, args.out, config, title=args.title, consent=consent,
                        force=args.force, fake_options=fake_options)
     if not args.quiet:
         d = result.design
         n = len(d["participants"][0]["trials"])
-        state = "resumed" if result.resumed else "built"
+        state = "resumed" if result.resumed else (f"grew kit {result.grown_from} into" if result.grown_from
+                                                    else "built")
         print(f"{state} kit {result.kit_id} in {result.out}: {len(d['participants'])} participants x {n} trials "
               f"({config.practice} practice, {config.trials} main, {config.attention} attention), "
               f"{len(d['images'])} images; wrote {len(result.written)} files, kept {len(result.kept)}")

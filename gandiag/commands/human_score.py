@@ -10,19 +10,25 @@ HELP = "score human-study answers: accuracy, fool rate, HYPE, d', per exposure a
 ORDER = 61
 DESCRIPTION = """Score the answers collected with a `gandiag human-kit` kit.
 
-RESPONSES are the JSON or CSV files the page downloaded (one per session) and/or CSV files
+RESPONSES are any mix of: the JSON or CSV files the page downloaded (one per session), CSV files
 transcribed from the paper sheets with columns participant,item,response (response: real/fake or
-R/F; an empty response = not answered; optional columns kit_id, notes). Every answer is checked
-against design.json; a mismatch names the file and line.
+R/F; an empty response = not answered; optional columns kit_id, study_id, notes), and the SQLite
+database of `gandiag human-serve`. Answers from another kit of the same study (the kit grown with
+more participants) pool. Every answer is checked against design.json; a mismatch names the file
+and line.
 
 Reports accuracy, fool rate (fakes judged real), real error rate, a HYPE_inf-style error score,
 d' and criterion (log-linear correction), HYPE_time (staircase kits), accuracy per exposure and
-per participant, with two-way (participants x images) bootstrap 95% CIs. Participants whose
-attention-check pass rate is below --min-attention are excluded (and listed).
+per participant, per model with paired differences (kits with several generators), per-image
+judged-real rates (images_grid.png), Fleiss' kappa / Krippendorff's alpha and reaction times,
+with two-way (participants x images) bootstrap 95% CIs. Participants below --min-attention on the
+catch trials, or giving one answer on more than --max-same-answer of the trials, are excluded
+(and listed); trials with late frames and answers faster than --min-rt-ms are flagged (and
+dropped with --exclude-late-trials / --exclude-fast).
 
 examples:
   gandiag human-score results/*.json --design kit/design.json
-  gandiag human-score results/*.json paper.csv --design kit/design.json --out scores/
+  gandiag human-score results/*.json paper.csv answers.sqlite --design kit/ --out scores/
 """
 
 
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from ..human.analysis import Rules, score_sessions
     from ..human.kit import read_design
     from ..human.responses import read_responses
-    from ..human.summary import render_html, render_png, summary_lines
+    from ..human.summary import render_html, render_image_grid, render_png, summary_lines
 
     from ..fileio import check_output_dir
 
@@ -72,8 +78,14 @@ def run(args: argparse.Namespace) -> int:
         png = render_png(scores)
         atomic_write_bytes(out / "summary.png", png)
         atomic_write_text(out / "summary.html", render_html(scores, png))
+        grid = render_image_grid(scores, Path(args.design) if Path(args.design).is_dir()
+                                 else Path(args.design).parent)
+        if grid is not None:
+            atomic_write_bytes(out / "images_grid.png", grid)
+        elif not args.quiet:
+            print("  images_grid.png not written: the kit's images/ folder is not next to design.json")
     if not args.quiet:
         print("\n".join(summary_lines(scores)))
         if args.out:
-            print(f"  wrote {Path(args.out) / 'scores.json'}, summary.html, summary.png")
+            print(f"  wrote {Path(args.out) / 'scores.json'}, summary.html, summary.png, images_grid.png")
     return 0

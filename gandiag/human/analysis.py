@@ -31,6 +31,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import GandiagError
+from .agreement import fleiss_kappa, krippendorff_alpha_nominal
 from .responses import Answer, Session
 from .scoring import (STATS, AnswerTable, bootstrap_stats, bootstrap_weights, check_bootstrap, mean_with_ci,
                       modal_exposure, percentile_ci, stats_from_counts)
@@ -106,15 +107,18 @@ def _exposure_key(value) -> str:
     return f"{value:g}"
 
 
-def build_table(sessions: Sequence[Session], rules: Optional[Rules] = None) -> AnswerTable:
+def build_table(sessions: Sequence[Session], rules: Optional[Rules] = None,
+                models: Sequence[str] = ("fake",)) -> AnswerTable:
     """:class:`AnswerTable` of the scored trials of ``sessions`` (in that participant order)."""
     image_index: Dict[str, int] = {}
     rows = []
+    models = list(models)
     for p, s in enumerate(sessions):
         for a in _scored(s, rules):
             i = image_index.setdefault(a.image, len(image_index))
+            m = -1 if a.truth != "fake" else (models.index(a.model) if a.model in models else 0)
             rows.append((p, i, a.truth == "fake", a.response == "fake",
-                         np.nan if a.exposure_ms is None else float(a.exposure_ms)))
+                         np.nan if a.exposure_ms is None else float(a.exposure_ms), m))
     if not rows:
         raise GandiagError("no scored trials: the response files hold only practice trials or attention "
                            "checks, or every participant was excluded")
@@ -122,7 +126,7 @@ def build_table(sessions: Sequence[Session], rules: Optional[Rules] = None) -> A
     return AnswerTable(participant=np.array(cols[0], np.int64), image=np.array(cols[1], np.int64),
                        truth_fake=np.array(cols[2], bool), said_fake=np.array(cols[3], bool),
                        exposure=np.array(cols[4], np.float64), n_participants=len(sessions),
-                       n_images=len(image_index))
+                       n_images=len(image_index), model=np.array(cols[5], np.int64))
 
 
 def _with_ci(point: Dict[str, np.ndarray], reps: Optional[Dict[str, np.ndarray]]) -> Dict:
@@ -174,6 +178,82 @@ def _median(values):
     return float(np.median(values)) if len(values) else None
 
 
+def model_scores(table: AnswerTable, models: Sequence[str], sources: Dict, wp, wi, n_boot: int):
+    """Per generator: the statistics over its fakes and all real images (reals are shared), and the
+    paired differences between generators (the same bootstrap replicates for both, so the
+    comparison is within participants and images)."""
+    entries, kept = [], {}
+    for k, m in enumerate(models):
+        mask = ((~table.truth_fake) | (table.model == k)).astype(np.float64)
+        point = stats_from_counts(table.counts(mask))
+        reps = bootstrap_stats(table, wp, wi, mask) if n_boot else None
+        entries.append({"model": m, "spec": (sources.get(m) or {}).get("spec"),
+                        "fake_trials": int((table.model == k).sum()), **_with_ci(point, reps)})
+        kept[m] = (point, reps)
+    comparisons = []
+    for i, a in enumerate(models):
+        for b in models[i + 1:]:
+            (pa, ra), (pb, rb) = kept[a], kept[b]
+            for stat in ("fool_rate", "hype_infinity", "d_prime"):
+                diff = float(pa[stat] - pb[stat])
+                ci = percentile_ci(ra[stat] - rb[stat]) if n_boot else None
+                comparisons.append({"a": a, "b": b, "stat": stat,
+                                    "difference": diff if math.isfinite(diff) else None, "ci95": ci,
+                                    "ci_excludes_zero": None if ci is None else bool(ci[0] > 0 or ci[1] < 0)})
+    return entries, comparisons
+
+
+def image_scores(sessions: Sequence[Session], rules: Rules) -> list:
+    """Per image (scored trials of the included participants): how often it was judged real."""
+    by: Dict[str, Dict] = {}
+    for s in sessions:
+        for a in _scored(s, rules):
+            e = by.setdefault(a.image, {"image": a.image, "truth": a.truth, "model": a.model, "n": 0,
+                                        "judged_real": 0})
+            e["n"] += 1
+            e["judged_real"] += a.response == "real"
+    out = []
+    for e in sorted(by.values(), key=lambda e: e["image"]):
+        e["judged_real_rate"] = e["judged_real"] / e["n"]
+        out.append(e)
+    return out
+
+
+def agreement_scores(sessions: Sequence[Session], rules: Rules) -> Dict:
+    """Fleiss' kappa and nominal Krippendorff's alpha of the answers (images = items, participants = raters)."""
+    images = sorted({a.image for s in sessions for a in _scored(s, rules)})
+    col = {im: k for k, im in enumerate(images)}
+    labels = [[None] * len(images) for _ in sessions]
+    counts = np.zeros((len(images), 2))
+    for r, s in enumerate(sessions):
+        for a in _scored(s, rules):
+            labels[r][col[a.image]] = a.response
+            counts[col[a.image], int(a.response == "fake")] += 1
+    rated = int((counts.sum(axis=1) >= 2).sum())
+    return {"fleiss_kappa": fleiss_kappa(counts), "krippendorff_alpha": krippendorff_alpha_nominal(labels),
+            "images_rated_twice_or_more": rated, "raters": len(sessions),
+            "note": "images are the items, participants the raters; images seen by one person are left out"}
+
+
+def rt_summary(sessions: Sequence[Session], rules: Rules) -> Optional[Dict]:
+    """Reaction times (ms from mask onset) of the scored page trials: quartiles overall, by correctness and exposure."""
+    answers = [a for s in sessions for a in _scored(s, rules) if a.rt_ms is not None]
+    if not answers:
+        return None
+
+    def q(values):
+        v = np.asarray(values, np.float64)
+        return None if v.size == 0 else {"n": int(v.size), "median": float(np.median(v)),
+                                         "q25": float(np.quantile(v, 0.25)), "q75": float(np.quantile(v, 0.75))}
+
+    exposures = sorted({a.exposure_ms for a in answers if a.exposure_ms is not None})
+    return {"all": q([a.rt_ms for a in answers]),
+            "correct": q([a.rt_ms for a in answers if a.correct]),
+            "wrong": q([a.rt_ms for a in answers if not a.correct]),
+            "by_exposure": [{"exposure_ms": float(e), **q([a.rt_ms for a in answers if a.exposure_ms == e])}
+                            for e in exposures]}
+
+
 def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2000, seed: int = 0,
                    min_attention: float = 0.75, files: Sequence[str] = (), rules: Optional[Rules] = None) -> Dict:
     """The complete scores document (see docs/human-study.md for every field).
@@ -191,7 +271,8 @@ def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2
                            f"--min-attention {rules.min_attention:g} or one answer on more than "
                            f"--max-same-answer {rules.max_same_answer:g} of trials); relax them to look at their "
                            "answers anyway")
-    table = build_table(kept, rules)
+    models = list(design["config"].get("models") or ["fake"])
+    table = build_table(kept, rules, models)
     kept_rows = [r for r in rows if not r["excluded"]]
     flagged = sum(len(r["timing"]["flagged_trials"]) for r in kept_rows if r["timing"])
     timed = [a for s in kept for a in _scored(s) if a.timing_ok is not None]
@@ -221,6 +302,8 @@ def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2
         entry.update(_with_ci(stats_from_counts(table.counts(mask)),
                               bootstrap_stats(table, wp, wi, mask) if n_boot else None))
         by_exposure.append(entry)
+    by_model, comparisons = model_scores(table, models, (design.get("sources") or {}).get("models") or {},
+                                         wp, wi, n_boot)
     thresholds = [r["staircase_threshold_ms"] for r in rows
                   if not r["excluded"] and r["staircase_threshold_ms"] is not None]
     hype_time = mean_with_ci(thresholds, n_boot, seed) if thresholds else None
@@ -230,6 +313,7 @@ def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2
         "format": "gandiag-human-scores",
         "format_version": 1,
         "kit_id": design["kit_id"],
+        "study_id": design.get("study_id"),
         "title": design.get("title"),
         "gandiag_version": __version__,
         "design_gandiag_version": design.get("gandiag_version"),
@@ -248,5 +332,11 @@ def score_sessions(sessions: Sequence[Session], design: Dict, *, n_boot: int = 2
         "overall": overall,
         "hype_time_ms": hype_time,
         "by_exposure": by_exposure,
+        "models": models,
+        "by_model": by_model,
+        "model_comparisons": comparisons,
+        "by_image": image_scores(kept, rules),
+        "agreement": agreement_scores(kept, rules),
+        "reaction_times_ms": rt_summary(kept, rules),
         "participants": rows,
     }

@@ -57,6 +57,7 @@ def page_kit(design: Dict, pngs: Dict[str, bytes], masks: List[bytes], *, consen
         participants[p["id"]] = rows
     return {
         "kit_id": design["kit_id"],
+        "study_id": design.get("study_id") or design["kit_id"],
         "version": version,
         "consent": consent,
         "fixation_ms": config["fixation_ms"],

@@ -13,8 +13,15 @@ that the kit writer stores in ``design.json`` and embeds in the page.
 Design rules:
 
 * **Balance.** The main block holds ``trials/2`` real and ``trials/2`` fake
-  images; with fixed exposures each class is split evenly across exposures,
-  so ``trials`` must be a multiple of ``2 * len(exposures)``.
+  images; with several ``models`` (generators) the fakes are split evenly
+  between them, so every participant judges every model equally often (a
+  within-participant comparison, as in HYPE). With fixed exposures each class
+  (and each model) is split evenly across exposures, so ``trials`` must be a
+  multiple of ``2 * len(models) * len(exposures)``.
+* **Growing a study.** Nothing but the participant's index decides their
+  trials, so building the same kit with more ``participants`` keeps P01..PN
+  unchanged and only adds orders: the kit id changes, the *study id* (a hash of
+  everything except the participant count) does not, and answers pool.
 * **Counterbalancing.** Each image has a base exposure slot; participant ``p``
   sees it at slot ``(base + p) mod E`` (a Latin-square rotation), so across
   ``E`` participants every image is seen at every exposure.
@@ -43,6 +50,7 @@ Design rules:
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -77,6 +85,7 @@ class StudyConfig:
         mask_ms: backward mask after each image.
         display_px: on-screen image size (CSS pixels, square; pixel art is not smoothed).
         seed: seed of every random choice (image subsets, orders, noise, masks).
+        models: names of the generators whose images are the fakes (one source each).
     """
 
     trials: int = 60
@@ -93,9 +102,11 @@ class StudyConfig:
     mask_ms: int = 300
     display_px: int = 256
     seed: int = 0
+    models: Tuple[str, ...] = ("fake",)
 
     def __post_init__(self):
         object.__setattr__(self, "exposures_ms", tuple(int(e) for e in self.exposures_ms))
+        object.__setattr__(self, "models", tuple(str(m) for m in self.models))
         self.validate()
 
     def validate(self) -> None:
@@ -111,6 +122,13 @@ class StudyConfig:
                 f"--exposures {short} ms: shorter than one screen frame at 60 Hz ({MIN_FRAME_MS:.1f} ms), so no "
                 "display can show it; use 17 ms (1 frame) or longer"
             )
+        models = self.models
+        if not 1 <= len(models) <= 8 or len(set(models)) != len(models):
+            raise GandiagError(f"--fake: give 1 to 8 generators with distinct names, got {list(models)}")
+        bad = [m for m in models if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$", m)]
+        if bad:
+            raise GandiagError(f"--fake NAME=SRC: model names {bad} must be 1-40 letters, digits, _ . - "
+                               "(starting with a letter or digit)")
         for name in ("participants", "trials"):
             if getattr(self, name) < 1:
                 raise GandiagError(f"--{name} must be at least 1, got {getattr(self, name)}")
@@ -146,14 +164,18 @@ class StudyConfig:
                 )
             if self.staircase_down < 1 or self.staircase_up < 1:
                 raise GandiagError("--staircase-down and --staircase-up must be at least 1")
-            if self.trials % 2:
-                raise GandiagError(f"--trials must be even (half real, half fake), got {self.trials}")
-        else:
-            unit = 2 * len(ex)
+            unit = 2 * len(models)
             if self.trials % unit:
                 lo = max(unit, self.trials - self.trials % unit)
+                raise GandiagError(f"--trials {self.trials} cannot be split evenly into real/fake x {len(models)} "
+                                   f"model(s); use a multiple of {unit} (e.g. {lo} or {lo + unit})")
+        else:
+            unit = 2 * len(ex) * len(models)
+            if self.trials % unit:
+                lo = max(unit, self.trials - self.trials % unit)
+                split = f"real/fake x {len(ex)} exposures" + (f" x {len(models)} models" if len(models) > 1 else "")
                 raise GandiagError(
-                    f"--trials {self.trials} cannot be split evenly into real/fake x {len(ex)} exposures; "
+                    f"--trials {self.trials} cannot be split evenly into {split}; "
                     f"use a multiple of {unit} (e.g. {lo} or {lo + unit})"
                 )
         if self.attention > self.trials:
@@ -175,6 +197,7 @@ class StudyConfig:
     def to_dict(self) -> Dict:
         d = dataclasses.asdict(self)
         d["exposures_ms"] = list(self.exposures_ms)
+        d["models"] = list(self.models)
         return d
 
     @classmethod
@@ -207,12 +230,16 @@ def image_counts(config: StudyConfig) -> Dict[str, int]:
     """How many images of each kind a kit needs.
 
     Returns:
-        ``real`` / ``fake``: images drawn from each source (main + practice);
+        ``real``: real images (main + practice); ``fake``: all fakes; ``models``:
+        fakes per model (main fakes split evenly; practice fakes dealt round-robin);
         ``noise``: synthetic attention-check images (probes are text, not images).
     """
     half = config.trials // 2 + config.practice // 2
     noise = sum(kind == "noise" for kind, _ in check_kinds(config))
-    return {"real": half, "fake": half, "noise": noise}
+    per_model = {m: config.trials // (2 * len(config.models)) for m in config.models}
+    for k in range(config.practice // 2):
+        per_model[config.models[k % len(config.models)]] += 1
+    return {"real": half, "fake": half, "noise": noise, "models": per_model}
 
 
 def participant_ids(n: int) -> List[str]:
@@ -235,24 +262,34 @@ def plan_images(config: StudyConfig) -> List[Dict]:
     Returns:
         dicts with ``id``, ``truth`` (``real``/``fake``), ``role``
         (``main``/``practice``/``attention``), ``source`` (``real``/``fake``/``noise``/``probe``),
+        ``model`` (the generator of a fake image, else ``None``),
         ``source_index`` (row in that source's loaded set) and ``base_slot``
         (the image's exposure slot before the per-participant rotation; main images only).
     """
     rng = np.random.default_rng([config.seed, 1])
     n_main, n_prac = config.trials // 2, config.practice // 2
+    models = config.models
+    n_model_main = n_main // len(models)
     entries = []
-    for truth in TRUTHS:
-        for k in range(n_main + n_prac):
-            role = "main" if k < n_main else "practice"
-            entries.append({"truth": truth, "role": role, "source": truth, "source_index": k})
+    for k in range(n_main + n_prac):
+        role = "main" if k < n_main else "practice"
+        entries.append({"truth": "real", "role": role, "source": "real", "source_index": k})
+    taken = {m: 0 for m in models}
+    for k in range(n_main + n_prac):
+        # Main fakes: model by model, n_main/M each; practice fakes: round-robin over models.
+        model = models[k // n_model_main] if k < n_main else models[(k - n_main) % len(models)]
+        role = "main" if k < n_main else "practice"
+        entries.append({"truth": "fake", "role": role, "source": "fake", "model": model,
+                        "source_index": taken[model]})
+        taken[model] += 1
     for k in range(image_counts(config)["noise"]):
         entries.append({"truth": "fake", "role": "attention", "source": "noise", "source_index": k})
-    # Balanced base exposure slots within each class: a shuffled 0,1,..,E-1,0,1,...
+    # Balanced base exposure slots within each class (and model): a shuffled 0,1,..,E-1,0,1,...
     n_slots = len(config.exposures_ms)
-    for truth in TRUTHS:
-        slots = np.arange(n_main) % n_slots
+    for group in [("real", None)] + [("fake", m) for m in models]:
+        mains = [e for e in entries if e["truth"] == group[0] and e.get("model") == group[1] and e["role"] == "main"]
+        slots = np.arange(len(mains)) % n_slots
         rng.shuffle(slots)
-        mains = [e for e in entries if e["truth"] == truth and e["role"] == "main"]
         for e, s in zip(mains, slots):
             e["base_slot"] = int(s)
     order = rng.permutation(len(entries))
@@ -262,7 +299,7 @@ def plan_images(config: StudyConfig) -> List[Dict]:
     for truth in sorted({t for kind, t in check_kinds(config) if kind == "probe"}):
         entries.append({"id": PROBE_IDS[truth], "truth": truth, "role": "attention", "source": "probe",
                         "source_index": None})
-    keys = ("id", "truth", "role", "source", "source_index", "base_slot")
+    keys = ("id", "truth", "role", "source", "model", "source_index", "base_slot")
     return [{k: e.get(k) for k in keys} for e in entries]
 
 
@@ -322,13 +359,13 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
     trials.extend(sequence)
     for number, t in enumerate(trials, start=1):
         t["trial"] = number
-    keys = ("trial", "phase", "image", "truth", "exposure_ms", "attention")
+    keys = ("trial", "phase", "image", "truth", "model", "exposure_ms", "attention")
     return [{k: t.get(k) for k in keys} for t in trials]
 
 
 def _trial(entry: Dict, phase: str, exposure: Optional[int]) -> Dict:
-    return {"phase": phase, "image": entry["id"], "truth": entry["truth"], "exposure_ms": exposure,
-            "attention": None}
+    return {"phase": phase, "image": entry["id"], "truth": entry["truth"], "model": entry.get("model"),
+            "exposure_ms": exposure, "attention": None}
 
 
 def paper_items(config: StudyConfig, images: List[Dict]) -> List[Dict]:
@@ -343,15 +380,15 @@ def paper_items(config: StudyConfig, images: List[Dict]) -> List[Dict]:
     rng = np.random.default_rng([config.seed, 3])
     main = [e for e in images if e["role"] == "main"]
     order = [main[i] for i in rng.permutation(len(main))]
-    items = [{"image": e["id"], "truth": e["truth"], "attention": None} for e in order]
+    items = [{"image": e["id"], "truth": e["truth"], "model": e.get("model"), "attention": None} for e in order]
     checks = _checks(config, images)
     positions = _attention_positions(len(items), len(checks), rng)
     for pos, e in sorted(zip(positions, checks), key=lambda pe: pe[0], reverse=True):
-        items.insert(pos, {"image": e["id"], "truth": e["truth"],
+        items.insert(pos, {"image": e["id"], "truth": e["truth"], "model": None,
                            "attention": "noise" if e["source"] == "noise" else "probe"})
     for number, it in enumerate(items, start=1):
         it["item"] = number
-    keys = ("item", "image", "truth", "attention")
+    keys = ("item", "image", "truth", "model", "attention")
     return [{k: it[k] for k in keys} for it in items]
 
 

@@ -49,6 +49,7 @@ class KitResult:
     written: List[str]
     kept: List[str]
     resumed: bool
+    grown_from: Optional[str] = None  # kit id this kit replaced with more participants (same study)
 
 
 def _load(spec: str, n: int, seed: int, role: str, options: Optional[Dict] = None):
@@ -71,57 +72,92 @@ def kit_id_of(doc: Dict) -> str:
     return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def prepare_kit(real_spec: str, fake_spec: str, config: StudyConfig, *, title: str,
+def study_id_of(doc: Dict) -> str:
+    """12 hex digits of sha256 over the design minus the participant count and what follows from it.
+
+    Kits that differ only in ``participants`` share it: P01..PN have the same
+    trials in all of them (see :mod:`gandiag.human.design`), so their answers pool.
+    """
+    core = {k: v for k, v in doc.items() if k not in ("kit_id", "study_id", "created", "participants")}
+    core["config"] = {k: v for k, v in core["config"].items() if k != "participants"}
+    return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _fake_specs(fake_spec, config: StudyConfig) -> Dict[str, str]:
+    specs = {config.models[0]: fake_spec} if isinstance(fake_spec, (str, Path)) else dict(fake_spec)
+    if list(specs) != list(config.models):
+        raise GandiagError(f"--fake: sources for models {list(specs)} do not match the design's models "
+                           f"{list(config.models)}")
+    return specs
+
+
+def prepare_kit(real_spec: str, fake_spec, config: StudyConfig, *, title: str,
                 consent: str = DEFAULT_CONSENT, fake_options: Optional[Dict] = None) -> tuple:
     """Load sources, lay out trials and encode images (no files written).
 
-    Real images are drawn with ``seed``, fake ones with ``seed + 1``, so the same
-    spec on both sides (a real-vs-real control) gives different images.
-    ``fake_options`` (``value_range``, ``layout``, ``npz_key``) resolve ambiguous fake arrays.
+    Real images are drawn with ``seed``, model k's fakes with ``seed + 1 + k``, so
+    the same spec on both sides (a real-vs-real control) gives different images.
+    ``fake_spec`` is one source (one model) or ``{model name: source}`` in the
+    order of ``config.models``. ``fake_options`` (``value_range``, ``layout``,
+    ``npz_key``) resolve ambiguous fake arrays.
 
     Returns:
         ``(doc, pngs, pixels, masks)``: the design document (with ``kit_id``), PNG
         bytes and canonical pixels per image id, and the mask PNGs.
     """
     counts = image_counts(config)
+    specs = _fake_specs(fake_spec, config)
     real = _load(real_spec, counts["real"], config.seed, "real")
-    fake = _load(fake_spec, counts["fake"], config.seed + 1, "fake", fake_options)
-    real_px, fake_px = match_formats(real.images, fake.images)
+    fakes = {m: _load(spec, counts["models"][m], config.seed + 1 + k, "fake", fake_options)
+             for k, (m, spec) in enumerate(specs.items())}
+    real_px = real.images
+    fake_px = {}
+    for m, data in fakes.items():
+        real_px, fake_px[m] = match_formats(real_px, data.images)
+    if any(px.shape[1] != real_px.shape[1] for px in fake_px.values()):  # one model was RGB: all RGB
+        fake_px = {m: match_formats(real_px, px)[1] for m, px in fake_px.items()}
     noise_px = noise_images(counts["noise"], real_px.shape[1:], config.seed)
     design = build_design(config)
-    pools = {"real": real_px, "fake": fake_px, "noise": noise_px}
+    pools = {"real": real_px, "noise": noise_px, **{("fake", m): px for m, px in fake_px.items()}}
     pixels, pngs = {}, {}
     for entry in design["images"]:
         if entry["source"] == "probe":
             continue  # text on screen / on paper, no pixels
-        image = pools[entry["source"]][entry["source_index"]]
+        pool = pools[("fake", entry["model"])] if entry["source"] == "fake" else pools[entry["source"]]
+        image = pool[entry["source_index"]]
         pixels[entry["id"]] = image
         pngs[entry["id"]] = png_bytes(image)
         entry["file"] = f"images/{entry['id']}.png"
         entry["sha256"] = sha256_bytes(pngs[entry["id"]])
-    masks = [png_bytes(m) for m in scramble_masks(np.concatenate([real_px, fake_px]), N_MASKS, config.seed)]
+    pool = np.concatenate([real_px, *fake_px.values()])
+    masks = [png_bytes(m) for m in scramble_masks(pool, N_MASKS, config.seed)]
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kit_id": "",
+        "study_id": "",
         "gandiag_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "title": title,
         "consent": consent,
         "seed": config.seed,
         "sources": {"real": _source_record(real_spec, real, config.seed),
-                    "fake": _source_record(fake_spec, fake, config.seed + 1)},
+                    **({"fake": _source_record(specs[config.models[0]], fakes[config.models[0]], config.seed + 1)}
+                       if len(specs) == 1 else {}),
+                    "models": {m: _source_record(spec, fakes[m], config.seed + 1 + k)
+                               for k, (m, spec) in enumerate(specs.items())}},
         "mask_sha256": [sha256_bytes(m) for m in masks],
         **design,
         "files": {"page": "index.html", "sheets": "sheets.pdf", "answer_key": "answer_key.csv",
                   "images": "images/"},
     }
+    doc["study_id"] = study_id_of(doc)
     doc["kit_id"] = kit_id_of(doc)
     return doc, pngs, pixels, masks
 
 
-def _existing_state(out: Path, kit_id: str, force: bool) -> Optional[Dict]:
-    """``None`` for a fresh folder; the old design when resuming; error when clobbering."""
+def _existing_state(out: Path, kit_id: str, force: bool, study_id: str = "", participants: int = 0) -> Optional[Dict]:
+    """``None`` for a fresh folder; the old design when resuming or growing; error when clobbering."""
     if not out.exists():
         return None
     if not out.is_dir():
@@ -134,6 +170,12 @@ def _existing_state(out: Path, kit_id: str, force: bool) -> Optional[Dict]:
             raise GandiagError(f"{design_path} is unreadable ({exc}); pass --force to rebuild the kit") from None
         if old.get("kit_id") == kit_id:
             return old
+        if study_id and old.get("study_id") == study_id:
+            n_old = len(old.get("participants") or [])
+            if participants >= n_old:
+                return old  # the same study with more participants: grow it
+            raise GandiagError(f"--participants {participants}: the kit in {out} already has {n_old} trial orders "
+                               "(some may be in use); a study can grow, not shrink")
         raise GandiagError(
             f"--out {out} already holds a different kit ({old.get('kit_id')}, this one would be {kit_id}: "
             "sources, seed, options or gandiag version differ); pass --force to overwrite it or choose "
@@ -145,16 +187,19 @@ def _existing_state(out: Path, kit_id: str, force: bool) -> Optional[Dict]:
     return None
 
 
-def build_kit(real_spec: str, fake_spec: str, out, config: StudyConfig, *, title: str = "Real or fake?",
+def build_kit(real_spec: str, fake_spec, out, config: StudyConfig, *, title: str = "Real or fake?",
               consent: str = DEFAULT_CONSENT, force: bool = False, fake_options: Optional[Dict] = None) -> KitResult:
     """Create (or resume) a kit in ``out``; see the module doc for the layout."""
     out = Path(out)
     doc, pngs, pixels, masks = prepare_kit(real_spec, fake_spec, config, title=title, consent=consent,
                                            fake_options=fake_options)
-    old = _existing_state(out, doc["kit_id"], force)
-    resumed = old is not None
+    old = _existing_state(out, doc["kit_id"], force, doc["study_id"], config.participants)
+    resumed = old is not None and old.get("kit_id") == doc["kit_id"]
+    grown = old is not None and not resumed
     if resumed:
         doc["created"] = old.get("created", doc["created"])
+    # Grown (new kit id, same study): design, page and sheets are rewritten below (atomically, over the old
+    # ones: they name the kit id); the images are the same and kept.
     if force and out.is_dir():
         # Remove only what a kit writes, so stale images of an older kit cannot linger.
         for name in KIT_FILES:
@@ -174,7 +219,7 @@ def build_kit(real_spec: str, fake_spec: str, out, config: StudyConfig, *, title
         if entry["source"] == "probe":
             continue
         path = out / entry["file"]
-        if resumed and path.is_file() and sha256_file(path) == entry["sha256"]:
+        if (resumed or grown) and path.is_file() and sha256_file(path) == entry["sha256"]:
             kept.append(entry["file"])
             continue
         atomic_write_bytes(path, pngs[entry["id"]])
@@ -194,7 +239,8 @@ def build_kit(real_spec: str, fake_spec: str, out, config: StudyConfig, *, title
             continue
         atomic_write_bytes(path, make())
         written.append(name)
-    return KitResult(out=out, kit_id=doc["kit_id"], design=doc, written=written, kept=kept, resumed=resumed)
+    return KitResult(out=out, kit_id=doc["kit_id"], design=doc, written=written, kept=kept, resumed=resumed,
+                     grown_from=old["kit_id"] if grown else None)
 
 
 def read_design(path) -> Dict:

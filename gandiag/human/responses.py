@@ -7,7 +7,7 @@ Three file kinds are accepted (detected from the content, not the name):
 * **page CSV** - the page's CSV download (columns :data:`PAGE_COLUMNS`);
 * **server database** - the SQLite file of ``gandiag human-serve`` (every session of the kit);
 * **paper CSV** - answers transcribed from printed sheets, columns
-  ``participant,item,response`` (+ optional ``kit_id`` and ``notes``);
+  ``participant,item,response`` (+ optional ``kit_id``, ``study_id`` and ``notes``);
   ``response`` is ``real``/``fake`` or ``R``/``F`` (any case); an empty
   response means "not answered" and is skipped.
 
@@ -28,13 +28,13 @@ from typing import Dict, List, Optional, Sequence
 from ..errors import GandiagError
 from .store import is_database
 
-PAGE_COLUMNS = ("kit_id", "participant", "trial", "phase", "image", "attention", "exposure_ms", "exposure_frames",
-                "measured_ms", "frames", "mask_measured_ms", "fixation_measured_ms", "late_frames",
-                "max_frame_gap_ms", "timing_ok", "frame_ms", "response", "rt_ms", "input", "staircase_level",
-                "page_hidden", "answered_at")
+PAGE_COLUMNS = ("kit_id", "study_id", "participant", "trial", "phase", "image", "attention", "exposure_ms",
+                "exposure_frames", "measured_ms", "frames", "mask_measured_ms", "fixation_measured_ms",
+                "late_frames", "max_frame_gap_ms", "timing_ok", "frame_ms", "response", "rt_ms", "input",
+                "staircase_level", "page_hidden", "answered_at", "key_map")
 RESPONSES_FORMAT_VERSION = 2  # 2: frame counts, late frames and timing_ok per trial
 PAPER_REQUIRED = ("participant", "item", "response")
-PAPER_OPTIONAL = ("kit_id", "notes")
+PAPER_OPTIONAL = ("kit_id", "study_id", "notes")
 _RESPONSES = {"real": "real", "r": "real", "fake": "fake", "f": "fake", "generated": "fake"}
 
 
@@ -57,6 +57,7 @@ class Answer:
     phase: str
     attention: Optional[str]
     exposure_ms: Optional[float]
+    model: Optional[str] = None
     measured_ms: Optional[float] = None
     rt_ms: Optional[float] = None
     staircase_level: Optional[int] = None
@@ -117,7 +118,10 @@ def _number(value, what, path, line, *, integer=False, optional=True):
     return int(x) if integer else x
 
 
-def _check_kit(kit_id, design, path, line):
+def _check_kit(kit_id, design, path, line, study_id=None):
+    # Another kit of the same study (the same kit grown with more participants) pools.
+    if study_id not in (None, "") and study_id == design.get("study_id"):
+        return
     if kit_id not in (None, "") and kit_id != design["kit_id"]:
         raise _fail(path, line, f"responses belong to kit {kit_id!r} but --design is kit {design['kit_id']!r}; "
                                 "pass the design.json of the kit these answers came from")
@@ -157,7 +161,7 @@ def page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line
                                 "page without frame checks cannot be scored for timing; rebuild the kit)")
     late = _number(row.get("late_frames"), "late_frames", path, line, integer=True, optional=False)
     return Answer(number=number, line=line, image=t["image"], truth=t["truth"], response=response,
-                  phase=t["phase"], attention=t["attention"], exposure_ms=exposure,
+                  phase=t["phase"], attention=t["attention"], exposure_ms=exposure, model=t.get("model"),
                   measured_ms=_number(row.get("measured_ms"), "measured_ms", path, line),
                   rt_ms=_number(row.get("rt_ms"), "rt_ms", path, line), staircase_level=level,
                   page_hidden=hidden in (True, "true", "True", "1"), timing_ok=ok in (True, "true", "True"),
@@ -213,7 +217,7 @@ def read_page_json(path, text: str, design: Dict) -> Session:
     if doc.get("format_version") != RESPONSES_FORMAT_VERSION:
         raise _fail(path, 1, f"format_version {doc.get('format_version')!r} is not supported (expected "
                              f"{RESPONSES_FORMAT_VERSION})")
-    _check_kit(doc.get("kit_id"), design, path, 1)
+    _check_kit(doc.get("kit_id"), design, path, 1, doc.get("study_id"))
     participant = str(doc.get("participant", ""))
     trials = _participant_trials(design, participant, path, 1)
     entries = _trial_lines(text, path)
@@ -256,7 +260,7 @@ def read_page_csv(path, header, rows, design: Dict) -> List[Session]:
     seen: Dict[str, Dict[int, int]] = {}
     frames: Dict[str, List[float]] = {}
     for line, row in rows:
-        _check_kit(row["kit_id"], design, path, line)
+        _check_kit(row["kit_id"], design, path, line, row.get("study_id"))
         pid = row["participant"]
         trials = _participant_trials(design, pid, path, line)
         if pid not in sessions:
@@ -277,13 +281,13 @@ def read_paper_csv(path, header, rows, design: Dict) -> List[Session]:
     unknown = [c for c in header if c not in PAPER_REQUIRED + PAPER_OPTIONAL]
     if missing or unknown:
         raise _fail(path, 1, f"paper CSV header: missing {missing}, unknown {unknown}; columns are "
-                             "participant,item,response (+ optional kit_id, notes)")
+                             "participant,item,response (+ optional kit_id, study_id, notes)")
     items = {it["item"]: it for it in design["paper"]["items"]}
     sessions: Dict[str, Session] = {}
     seen: Dict[str, Dict[int, int]] = {}
     for line, row in rows:
-        if "kit_id" in row:
-            _check_kit(row["kit_id"], design, path, line)
+        if "kit_id" in row or "study_id" in row:
+            _check_kit(row.get("kit_id"), design, path, line, row.get("study_id"))
         pid = row["participant"]
         if not pid:
             raise _fail(path, line, "participant is empty")
@@ -303,7 +307,7 @@ def read_paper_csv(path, header, rows, design: Dict) -> List[Session]:
             continue
         it = items[number]
         answer = Answer(number=number, line=line, image=it["image"], truth=it["truth"], response=response,
-                        phase="main", attention=it["attention"], exposure_ms=None)
+                        phase="main", attention=it["attention"], exposure_ms=None, model=it.get("model"))
         _add(sessions[pid], answer, path, seen[pid])
     return list(sessions.values())
 
@@ -313,15 +317,16 @@ def read_database(path, design: Dict) -> List[Session]:
     from .store import Store
 
     store = Store(path, create=False)
+    study = design.get("study_id") or design["kit_id"]
     try:
-        heads = store.sessions(design["kit_id"])
-        kits = store.kits()
+        heads = store.sessions(study)
+        studies = store.studies()
     except Exception as exc:  # sqlite3.DatabaseError: not our schema, corrupt file
         raise GandiagError(f"{path}: cannot read as a human-serve database ({exc})") from None
     if not heads:
-        others = [k for k in kits if k != design["kit_id"]]
-        raise GandiagError(f"{path}: no answers for kit {design['kit_id']!r}"
-                           + (f" (the database holds kits {others}); pass the design.json of that kit"
+        others = [k for k in studies if k != study]
+        raise GandiagError(f"{path}: no answers for study {study!r} (kit {design['kit_id']})"
+                           + (f"; the database holds studies {others}: pass the design.json of that study"
                               if others else " (the database is empty)"))
     sessions = []
     for head in heads:

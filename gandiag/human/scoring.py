@@ -101,6 +101,8 @@ class AnswerTable:
         said_fake: ``(T,)`` bool, the answer was "fake".
         exposure: ``(T,)`` float64 exposure in ms, NaN for untimed (paper) trials.
         n_participants, n_images: P and I.
+        model: ``(T,)`` int index of the generator of a fake image, -1 for real images
+            (``None``: one generator).
     """
 
     participant: np.ndarray
@@ -110,6 +112,7 @@ class AnswerTable:
     exposure: np.ndarray
     n_participants: int
     n_images: int
+    model: Optional[np.ndarray] = None
 
     def indicators(self) -> np.ndarray:
         """``(T, 4)`` float64 per-trial contributions to the count columns."""

@@ -92,7 +92,7 @@ class StudyServer:
         participant = body.get("participant")
         if participant not in self.trials:
             raise Refused(400, f"unknown participant {participant!r}")
-        self.store.check_token(self.kit_id, participant, body.get("token") or "")
+        self.store.check_token(self.study_id, participant, body.get("token") or "")
         return participant
 
     def api_start(self, body: Dict, user_agent: str) -> Dict:
@@ -105,7 +105,7 @@ class StudyServer:
         if token is not None and not isinstance(token, str):
             raise Refused(400, "token must be a string")
         info = body.get("info") if isinstance(body.get("info"), dict) else {}
-        return self.store.start(self.kit_id, self.study_id, external.strip(), token, self.slots,
+        return self.store.start(self.study_id, self.kit_id, external.strip(), token, self.slots,
                                 user_agent=user_agent, info={k: info[k] for k in list(info)[:20]})
 
     def api_answer(self, body: Dict) -> Dict:
@@ -121,23 +121,25 @@ class StudyServer:
                                  self.design.get("staircase"))
         except GandiagError as exc:
             raise Refused(400, str(exc).removeprefix("answer: ")) from None
-        result = self.store.add_answer(self.kit_id, participant, answer.number, record)
+        result = self.store.add_answer(self.study_id, self.kit_id, participant, answer.number, record)
         return {"stored": result, "trial": answer.number}
 
     def api_finish(self, body: Dict) -> Dict:
         participant = self._session(body)
-        stored = set(self.store.answered(self.kit_id, participant))
+        stored = set(self.store.answered(self.study_id, participant))
         missing = sorted(set(self.trials[participant]) - stored)
         if missing:
             raise Refused(409, f"{len(missing)} answers not stored yet (trials {missing[:5]}...); the page "
                                "re-sends them and finishes afterwards")
-        self.store.finish(self.kit_id, participant)
+        self.store.finish(self.study_id, participant)
         return {"completion_code": self.completion_code, "redirect_url": self.redirect_url}
 
     def status_html(self) -> str:
         esc = html.escape
-        rows = self.store.status([self.kit_id])
-        cells = "".join(f"<tr><td><code>{esc(r['kit_id'])}</code></td><td>{len(self.slots)}</td><td>{r['started']}</td>"
+        rows = self.store.status(self.study_id) or [{"kit_id": self.kit_id, "started": 0, "finished": 0,
+                                                     "answers": 0}]
+        cells = "".join(f"<tr><td><code>{esc(r['kit_id'])}</code>{' (served)' if r['kit_id'] == self.kit_id else ''}"
+                        f"</td><td>{len(self.slots)}</td><td>{r['started']}</td>"
                         f"<td>{r['finished']}</td><td>{r['answers']}</td></tr>" for r in rows)
         return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Study status</title>"
                 "<style>body{font-family:system-ui,'DejaVu Sans',sans-serif;margin:24px}td,th{border:1px solid "

@@ -2,11 +2,14 @@
 
 Tables (created on first use; ``meta`` records the schema version)::
 
-    sessions(kit_id, participant, external_id, token, started_at, finished_at, user_agent, info)
-        PRIMARY KEY (kit_id, participant)     -- one trial order (P01, ...) per person
+    sessions(study_id, kit_id, participant, external_id, token, started_at, finished_at, user_agent, info)
+        PRIMARY KEY (study_id, participant)   -- one trial order (P01, ...) per person
         UNIQUE (study_id, external_id)        -- one person cannot take the same study twice
-    answers(kit_id, participant, trial, payload, received_at)
-        PRIMARY KEY (kit_id, participant, trial)   -- a re-sent answer is recognised, never stored twice
+    answers(study_id, kit_id, participant, trial, payload, received_at)
+        PRIMARY KEY (study_id, participant, trial)   -- a re-sent answer is recognised, never stored twice
+
+Rows are keyed by the *study* id, not the kit id: a kit grown with more
+participants (same study id, P01..PN unchanged) keeps its sessions and answers.
 
 ``payload`` is the page's trial record as canonical JSON (sorted keys). The
 database runs in WAL mode with ``synchronous=FULL``: every acknowledged answer
@@ -34,12 +37,12 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
-    kit_id TEXT NOT NULL, study_id TEXT NOT NULL, participant TEXT NOT NULL, external_id TEXT NOT NULL,
+    study_id TEXT NOT NULL, kit_id TEXT NOT NULL, participant TEXT NOT NULL, external_id TEXT NOT NULL,
     token TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT, user_agent TEXT, info TEXT,
-    PRIMARY KEY (kit_id, participant), UNIQUE (study_id, external_id));
+    PRIMARY KEY (study_id, participant), UNIQUE (study_id, external_id));
 CREATE TABLE IF NOT EXISTS answers (
-    kit_id TEXT NOT NULL, participant TEXT NOT NULL, trial INTEGER NOT NULL, payload TEXT NOT NULL,
-    received_at TEXT NOT NULL, PRIMARY KEY (kit_id, participant, trial));
+    study_id TEXT NOT NULL, kit_id TEXT NOT NULL, participant TEXT NOT NULL, trial INTEGER NOT NULL,
+    payload TEXT NOT NULL, received_at TEXT NOT NULL, PRIMARY KEY (study_id, participant, trial));
 """
 
 
@@ -116,7 +119,7 @@ class Store:
             con.close()
 
     # ---------- participants ----------
-    def start(self, kit_id: str, study_id: str, external_id: str, token: Optional[str], slots: Sequence[str],
+    def start(self, study_id: str, kit_id: str, external_id: str, token: Optional[str], slots: Sequence[str],
               user_agent: str = "", info: Optional[Dict] = None) -> Dict:
         """Begin or resume the session of ``external_id``.
 
@@ -129,44 +132,42 @@ class Store:
             ``{"participant", "token", "answered": [trial numbers], "resumed"}``.
         """
         with self._write() as con:
-            row = con.execute("SELECT kit_id, participant, token, finished_at FROM sessions "
+            row = con.execute("SELECT participant, token, finished_at FROM sessions "
                               "WHERE study_id=? AND external_id=?", (study_id, external_id)).fetchone()
             if row is not None:
-                kit, participant, known_token, finished = row
+                participant, known_token, finished = row
                 if finished is not None:
                     raise Refused(409, f"participant id {external_id!r} has already completed this study; "
                                        "each person may take part only once")
-                if kit != kit_id:
-                    raise Refused(409, f"participant id {external_id!r} started this study with another kit "
-                                       f"({kit}); continue there")
-                if token != known_token:
+                if not token or not secrets.compare_digest(str(token), known_token):
                     raise Refused(409, f"participant id {external_id!r} has already started this study in "
                                        "another browser; continue there (or ask the organiser)")
                 answered = [r[0] for r in con.execute(
-                    "SELECT trial FROM answers WHERE kit_id=? AND participant=? ORDER BY trial", (kit, participant))]
+                    "SELECT trial FROM answers WHERE study_id=? AND participant=? ORDER BY trial",
+                    (study_id, participant))]
                 return {"participant": participant, "token": known_token, "answered": answered, "resumed": True}
-            used = {r[0] for r in con.execute("SELECT participant FROM sessions WHERE kit_id=?", (kit_id,))}
+            used = {r[0] for r in con.execute("SELECT participant FROM sessions WHERE study_id=?", (study_id,))}
             free = [s for s in slots if s not in used]
             if not free:
                 raise Refused(503, f"the study is full: all {len(slots)} trial orders of kit {kit_id} are taken; "
                                    "the organiser can grow it with more participants")
             participant, new_token = free[0], secrets.token_urlsafe(18)
-            con.execute("INSERT INTO sessions (kit_id, study_id, participant, external_id, token, started_at, "
+            con.execute("INSERT INTO sessions (study_id, kit_id, participant, external_id, token, started_at, "
                         "user_agent, info) VALUES (?,?,?,?,?,?,?,?)",
-                        (kit_id, study_id, participant, external_id, new_token, _now(), user_agent[:400],
+                        (study_id, kit_id, participant, external_id, new_token, _now(), user_agent[:400],
                          canonical(info or {})))
             return {"participant": participant, "token": new_token, "answered": [], "resumed": False}
 
-    def check_token(self, kit_id: str, participant: str, token: str) -> Dict:
+    def check_token(self, study_id: str, participant: str, token: str) -> Dict:
         with closing(self._connect()) as con:
-            row = con.execute("SELECT token, finished_at FROM sessions WHERE kit_id=? AND participant=?",
-                              (kit_id, participant)).fetchone()
+            row = con.execute("SELECT token, finished_at FROM sessions WHERE study_id=? AND participant=?",
+                              (study_id, participant)).fetchone()
         if row is None or not token or not secrets.compare_digest(row[0], str(token)):
-            raise Refused(403, f"no session {participant!r} with this token in kit {kit_id}; start the study "
+            raise Refused(403, f"no session {participant!r} with this token in study {study_id}; start the study "
                                "from its first page")
         return {"finished": row[1] is not None}
 
-    def add_answer(self, kit_id: str, participant: str, trial: int, payload: Dict) -> str:
+    def add_answer(self, study_id: str, kit_id: str, participant: str, trial: int, payload: Dict) -> str:
         """Store one answer; ``"stored"``, or ``"duplicate"`` for an identical re-send.
 
         Raises:
@@ -174,58 +175,59 @@ class Store:
         """
         text = canonical(payload)
         with self._write() as con:
-            row = con.execute("SELECT payload FROM answers WHERE kit_id=? AND participant=? AND trial=?",
-                              (kit_id, participant, trial)).fetchone()
+            row = con.execute("SELECT payload FROM answers WHERE study_id=? AND participant=? AND trial=?",
+                              (study_id, participant, trial)).fetchone()
             if row is not None:
                 if row[0] == text:
                     return "duplicate"
                 old = json.loads(row[0])
                 if old.get("response") == payload.get("response") and old.get("timing_ok") is False:
                     # The same answer with the page's final timing after a provisional record: keep the final one.
-                    con.execute("UPDATE answers SET payload=? WHERE kit_id=? AND participant=? AND trial=?",
-                                (text, kit_id, participant, trial))
+                    con.execute("UPDATE answers SET payload=? WHERE study_id=? AND participant=? AND trial=?",
+                                (text, study_id, participant, trial))
                     return "stored"
                 raise Refused(409, f"trial {trial} of {participant} is already stored with a different answer; "
                                    "a stored answer cannot be replaced")
-            con.execute("INSERT INTO answers VALUES (?,?,?,?,?)", (kit_id, participant, trial, text, _now()))
+            con.execute("INSERT INTO answers VALUES (?,?,?,?,?,?)",
+                        (study_id, kit_id, participant, trial, text, _now()))
         return "stored"
 
-    def answered(self, kit_id: str, participant: str) -> List[int]:
+    def answered(self, study_id: str, participant: str) -> List[int]:
         with closing(self._connect()) as con:
-            return [r[0] for r in con.execute("SELECT trial FROM answers WHERE kit_id=? AND participant=? "
-                                              "ORDER BY trial", (kit_id, participant))]
+            return [r[0] for r in con.execute("SELECT trial FROM answers WHERE study_id=? AND participant=? "
+                                              "ORDER BY trial", (study_id, participant))]
 
-    def finish(self, kit_id: str, participant: str) -> None:
+    def finish(self, study_id: str, participant: str) -> None:
         with self._write() as con:
-            con.execute("UPDATE sessions SET finished_at=? WHERE kit_id=? AND participant=? AND finished_at IS NULL",
-                        (_now(), kit_id, participant))
+            con.execute("UPDATE sessions SET finished_at=? WHERE study_id=? AND participant=? AND finished_at IS NULL",
+                        (_now(), study_id, participant))
 
     # ---------- reading ----------
-    def status(self, kit_ids: Sequence[str]) -> List[Dict]:
-        """Per kit: participants started / finished and answers stored (no answers themselves)."""
-        out = []
+    def status(self, study_id: str) -> List[Dict]:
+        """Per kit of the study: participants started / finished and answers stored (no answers themselves)."""
         with closing(self._connect()) as con:
-            for kit in kit_ids:
-                started, finished = con.execute(
-                    "SELECT COUNT(*), COUNT(finished_at) FROM sessions WHERE kit_id=?", (kit,)).fetchone()
-                answers = con.execute("SELECT COUNT(*) FROM answers WHERE kit_id=?", (kit,)).fetchone()[0]
-                out.append({"kit_id": kit, "started": started, "finished": finished, "answers": answers})
-        return out
+            rows = con.execute(
+                "SELECT kit_id, COUNT(*), COUNT(finished_at) FROM sessions WHERE study_id=? GROUP BY kit_id "
+                "ORDER BY MIN(started_at)", (study_id,)).fetchall()
+            answers = dict(con.execute("SELECT kit_id, COUNT(*) FROM answers WHERE study_id=? GROUP BY kit_id",
+                                       (study_id,)).fetchall())
+        return [{"kit_id": kit, "started": started, "finished": finished, "answers": answers.get(kit, 0)}
+                for kit, started, finished in rows]
 
-    def kits(self) -> List[str]:
+    def studies(self) -> List[str]:
         with closing(self._connect()) as con:
-            rows = con.execute("SELECT kit_id FROM sessions UNION SELECT kit_id FROM answers").fetchall()
+            rows = con.execute("SELECT study_id FROM sessions UNION SELECT study_id FROM answers").fetchall()
         return sorted(r[0] for r in rows)
 
-    def sessions(self, kit_id: str) -> List[Dict]:
-        """Every session of ``kit_id`` with its answers (``payload`` dicts), in participant order."""
+    def sessions(self, study_id: str) -> List[Dict]:
+        """Every session of ``study_id`` with its answers (``payload`` dicts), in participant order."""
         with closing(self._connect()) as con:
-            heads = con.execute("SELECT participant, started_at, finished_at, info FROM sessions WHERE kit_id=? "
-                                "ORDER BY participant", (kit_id,)).fetchall()
+            heads = con.execute("SELECT participant, started_at, finished_at, info FROM sessions WHERE study_id=? "
+                                "ORDER BY participant", (study_id,)).fetchall()
             out = []
             for participant, started, finished, info in heads:
-                rows = con.execute("SELECT trial, payload FROM answers WHERE kit_id=? AND participant=? "
-                                   "ORDER BY trial", (kit_id, participant)).fetchall()
+                rows = con.execute("SELECT trial, payload FROM answers WHERE study_id=? AND participant=? "
+                                   "ORDER BY trial", (study_id, participant)).fetchall()
                 out.append({"participant": participant, "started_at": started, "finished_at": finished,
                             "info": json.loads(info or "{}"), "answers": [(t, json.loads(p)) for t, p in rows]})
         return out

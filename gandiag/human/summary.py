@@ -6,6 +6,8 @@ import html
 import io
 from typing import Dict, List, Optional
 
+import numpy as np
+
 
 def _fmt(stat: Optional[Dict], pct: bool = False, digits: int = 3) -> str:
     if stat is None or stat.get("value") is None:
@@ -53,9 +55,63 @@ def summary_lines(scores: Dict) -> List[str]:
             label = "untimed" if e["exposure_ms"] is None else f"{e['exposure_ms']:g} ms"
             lines.append(f"    {label:>9}  n={e['scored_trials']:<5d} accuracy {_fmt(e['accuracy'], pct=True)}  "
                          f"fool rate {_fmt(e['fool_rate'], pct=True)}")
+    lines.extend(model_lines(scores))
+    lines.extend(analysis_lines(scores))
     lines.extend(quality_lines(scores))
     return lines
 
+
+_STAT_NAMES = {"fool_rate": "fool rate", "hype_infinity": "HYPE_inf", "d_prime": "d'"}
+
+
+def _diff(c: Dict) -> str:
+    pct = c["stat"] == "fool_rate"
+    scale, unit, d = (100.0, " pts", 1) if pct else (1.0, "", 2)
+    if c["difference"] is None:
+        return "n/a"
+    text = f"{c['difference'] * scale:+.{d}f}{unit}"
+    if c["ci95"]:
+        text += f" [{c['ci95'][0] * scale:+.{d}f}, {c['ci95'][1] * scale:+.{d}f}]"
+        text += "  (CI excludes 0)" if c["ci_excludes_zero"] else "  (CI includes 0)"
+    return text
+
+
+def model_lines(scores: Dict) -> List[str]:
+    """Per-model scores and paired differences (several generators in one kit)."""
+    if len(scores.get("by_model") or []) < 2:
+        return []
+    lines = ["  by model (all real images shared; paired bootstrap over the same participants and images):"]
+    for m in scores["by_model"]:
+        lines.append(f"    {m['model']:<12} n_fake={m['fake_trials']:<5d} fool rate {_fmt(m['fool_rate'], pct=True)}  "
+                     f"HYPE_inf {_hype(m['hype_infinity'])}  d' {_fmt(m['d_prime'], digits=2)}")
+    for c in scores["model_comparisons"]:
+        lines.append(f"    {c['a']} - {c['b']}: {_STAT_NAMES[c['stat']]} {_diff(c)}")
+    return lines
+
+
+def analysis_lines(scores: Dict) -> List[str]:
+    """Agreement between participants and reaction times."""
+    lines = []
+    ag = scores.get("agreement") or {}
+    if ag.get("images_rated_twice_or_more"):
+        k, a = ag["fleiss_kappa"], ag["krippendorff_alpha"]
+        lines.append(f"  agreement: Fleiss' kappa {'n/a' if k is None else f'{k:.3f}'}, Krippendorff's alpha "
+                     f"{'n/a' if a is None else f'{a:.3f}'} ({ag['images_rated_twice_or_more']} images rated by 2+ "
+                     f"of {ag['raters']} participants)")
+    rt = scores.get("reaction_times_ms")
+    if rt and rt.get("all"):
+        r = rt["all"]
+        extra = ""
+        if rt.get("correct") and rt.get("wrong"):
+            extra = f"; correct {rt['correct']['median']:.0f}, wrong {rt['wrong']['median']:.0f}"
+        lines.append(f"  reaction time after the mask: median {r['median']:.0f} ms (IQR {r['q25']:.0f}-{r['q75']:.0f})"
+                     + extra)
+    fakes = [e for e in scores.get("by_image") or [] if e["truth"] == "fake"]
+    if fakes:
+        best = max(fakes, key=lambda e: (e["judged_real_rate"], e["n"]))
+        lines.append(f"  most convincing fake: {best['image']} judged real {best['judged_real']}/{best['n']} "
+                     "(per-image rates in scores.json by_image; grid in images_grid.png)")
+    return lines
 
 def quality_lines(scores: Dict) -> List[str]:
     """Timing flags, fast answers and exclusions, one line each (printed and in the HTML)."""
@@ -116,6 +172,58 @@ def render_png(scores: Dict) -> bytes:
     return buffer.getvalue()
 
 
+def _model_html(scores: Dict) -> str:
+    if len(scores.get("by_model") or []) < 2:
+        return ""
+    esc = html.escape
+    rows = "".join(f"<tr><td>{esc(m['model'])}</td><td><code>{esc(str(m['spec']))}</code></td><td>{m['fake_trials']}</td>"
+                   f"<td>{esc(_fmt(m['fool_rate'], pct=True))}</td><td>{esc(_hype(m['hype_infinity']))}</td>"
+                   f"<td>{esc(_fmt(m['d_prime'], digits=2))}</td></tr>" for m in scores["by_model"])
+    comps = "".join(f"<tr><td>{esc(c['a'])} &minus; {esc(c['b'])}</td><td>{esc(_STAT_NAMES[c['stat']])}</td>"
+                    f"<td>{esc(_diff(c))}</td></tr>" for c in scores["model_comparisons"])
+    return ("<h2>By model</h2><table><tr><th>model</th><th>source</th><th>fake trials</th><th>fool rate</th>"
+            f"<th>HYPE_inf</th><th>d'</th></tr>{rows}</table><h3>Paired differences [95% CI]</h3><table>"
+            f"<tr><th>models</th><th>measure</th><th>difference</th></tr>{comps}</table>")
+
+
+def render_image_grid(scores: Dict, kit_dir, columns: int = 10) -> Optional[bytes]:
+    """PNG grid of the fake images, most convincing first, each labelled with how often it was judged real.
+
+    ``kit_dir`` holds ``images/`` (the kit folder); ``None`` when there are no fake images to show
+    or the kit's images are not there.
+    """
+    from pathlib import Path
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    fakes = sorted((e for e in scores.get("by_image") or [] if e["truth"] == "fake"),
+                   key=lambda e: (-e["judged_real_rate"], -e["n"], e["image"]))
+    if not fakes or not all((Path(kit_dir) / "images" / f"{e['image']}.png").is_file() for e in fakes):
+        return None
+    rows = -(-len(fakes) // columns)
+    fig = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), dpi=100)
+    FigureCanvasAgg(fig)
+    fig.suptitle("fake images, most often judged real first (judged real / shown; model)", fontsize=10)
+    for k, e in enumerate(fakes):
+        ax = fig.add_subplot(rows, columns, k + 1)
+        path = Path(kit_dir) / "images" / f"{e['image']}.png"
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+        ax.imshow(pixels, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        label = f"{e['judged_real']}/{e['n']}"
+        if len(scores.get("models") or []) > 1:
+            label += f" {e['model']}"
+        ax.set_title(label, fontsize=7)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
 def render_html(scores: Dict, png: bytes) -> str:
     """One self-contained HTML page (figure embedded as a data URI)."""
     esc = html.escape
@@ -169,6 +277,8 @@ fake: <code>{esc(str((scores.get('sources') or {}).get('fake', {}).get('spec', '
 <h2>Overall</h2><table><tr><th>measure</th><th>value [95% CI]</th></tr>{t1}</table>
 <img src="{uri}" alt="accuracy and fool rate per exposure; accuracy per participant">
 <h2>By exposure</h2><table><tr><th>exposure (ms)</th><th>trials</th><th>accuracy</th><th>fool rate</th><th>d'</th></tr>{t2}</table>
+{_model_html(scores)}
+<h2>Agreement and reaction times</h2><ul>{"".join(f"<li>{esc(line.strip())}</li>" for line in analysis_lines(scores)) or "<li>n/a</li>"}</ul>
 <h2>Quality</h2><ul>{"".join(f"<li>{esc(line.strip())}</li>" for line in quality_lines(scores)) or "<li>no flags</li>"}</ul>
 <h2>Participants</h2><table><tr><th>id</th><th>mode</th><th>trials</th><th>accuracy</th><th>fool rate</th><th>d'</th>
 <th>c</th><th>attention</th><th>staircase (ms)</th><th>note</th></tr>{t3}</table>

@@ -5,7 +5,8 @@
 (function () {
   'use strict';
   var KIT = JSON.parse(document.getElementById('kit-data').textContent);
-  var STORE = 'gandiag-human/' + KIT.kit_id + '/';
+  // Keyed by the study: a kit grown with more participants keeps everyone's saved progress.
+  var STORE = 'gandiag-human/' + KIT.study_id + '/';
   var FEEDBACK_MS = 700;
   var $ = function (id) { return document.getElementById(id); };
   var S = null;            // session state, saved to localStorage after every answer
@@ -355,7 +356,7 @@
   }
 
   // ---------- exports ----------
-  var CSV_COLUMNS = ['kit_id', 'participant', 'trial', 'phase', 'image', 'attention', 'exposure_ms', 'exposure_frames',
+  var CSV_COLUMNS = ['kit_id', 'study_id', 'participant', 'trial', 'phase', 'image', 'attention', 'exposure_ms', 'exposure_frames',
     'measured_ms', 'frames', 'mask_measured_ms', 'fixation_measured_ms', 'late_frames', 'max_frame_gap_ms',
     'timing_ok', 'frame_ms', 'response', 'rt_ms', 'input', 'staircase_level', 'page_hidden', 'answered_at'];
   function csvField(v) {
@@ -366,7 +367,7 @@
   function resultsCsv() {
     var lines = [CSV_COLUMNS.join(',')];
     S.trials.forEach(function (t) {
-      var row = Object.assign({ kit_id: KIT.kit_id, participant: S.participant }, t);
+      var row = Object.assign({ kit_id: KIT.kit_id, study_id: KIT.study_id, participant: S.participant }, t);
       lines.push(CSV_COLUMNS.map(function (c) { return csvField(row[c]); }).join(','));
     });
     return lines.join('\n') + '\n';
@@ -374,7 +375,8 @@
   function resultsJson() {
     // One trial per line, so a scorer can name the line of a bad trial.
     var head = {
-      format: 'gandiag-human-responses', format_version: 2, kit_id: KIT.kit_id, gandiag_version: KIT.version,
+      format: 'gandiag-human-responses', format_version: 2, kit_id: KIT.kit_id, study_id: KIT.study_id,
+      gandiag_version: KIT.version,
       participant: S.participant, complete: !!S.complete, started_at: S.started_at,
       finished_at: S.finished_at || null, frame_ms: round1(S.frame_ms), user_agent: navigator.userAgent,
       screen: S.screen, interrupted_trials: S.interrupted

@@ -71,6 +71,7 @@ def page_json(design, participant, answer, path, *, drop=(), late=(), rt=500.0):
                      "staircase_level": None if t["exposure_ms"] is not None else 0,
                      "page_hidden": False, "answered_at": "2026-01-01T00:00:00Z"})
     head = {"format": "gandiag-human-responses", "format_version": 2, "kit_id": design["kit_id"],
+            "study_id": design["study_id"],
             "gandiag_version": "test", "participant": participant, "complete": not drop,
             "started_at": "2026-01-01T00:00:00Z", "finished_at": None, "frame_ms": 16.7,
             "user_agent": "test", "screen": None, "interrupted_trials": []}

@@ -32,7 +32,7 @@ def test_kit_files_and_design_record(small_kit, fake_npz):
     assert [e["id"] for e in stored["images"] if e["source"] == "probe"] == ["probe-real"]
     # Every trial records image, truth, exposure and attention flag.
     t = stored["participants"][0]["trials"][3]
-    assert set(t) == {"trial", "phase", "image", "truth", "exposure_ms", "attention"}
+    assert set(t) == {"trial", "phase", "image", "truth", "model", "exposure_ms", "attention"}
     assert read_design(out / "design.json") == stored
 
 

@@ -18,8 +18,8 @@ def test_page_json_roundtrip(small_kit, page_json_writer, tmp_path):
     assert s.participant == "P02" and s.mode == "page" and s.complete
     assert len(s.answers) == len(d["participants"][1]["trials"]) == 12
     assert all(a.correct for a in s.answers)
-    # "{", 12 header lines, '"trials": [', then one trial per line from line 15.
-    assert [a.line for a in s.answers[:5]] == [15, 16, 17, 18, 19]
+    # "{", 13 header lines, '"trials": [', then one trial per line from line 16.
+    assert [a.line for a in s.answers[:5]] == [16, 17, 18, 19, 20]
 
 
 def test_page_csv_and_paper_csv(small_kit, tmp_path):
@@ -49,20 +49,20 @@ def test_mismatched_image_names_file_and_line(small_kit, page_json_writer, tmp_p
     d = small_kit.design
     path = page_json_writer(d, "P01", _truth, tmp_path / "r.json")
     lines = _lines(path)
-    row = json.loads(lines[18].rstrip(","))
+    row = json.loads(lines[19].rstrip(","))
     other = next(e["id"] for e in d["images"] if e["id"] != row["image"])
-    lines[18] = lines[18].replace(row["image"], other)
+    lines[19] = lines[19].replace(row["image"], other)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(GandiagError, match=rf"r\.json:19: trial {row['trial']} shows image '{other}' but the design has"):
+    with pytest.raises(GandiagError, match=rf"r\.json:20: trial {row['trial']} shows image '{other}' but the design has"):
         read_responses([path], d)
 
 
 @pytest.mark.parametrize("edit, match", [
-    (lambda L: L.__setitem__(3, L[3].replace('"kit_id": "', '"kit_id": "zz')), r"r\.json:1: responses belong to kit 'zz"),
-    (lambda L: L.__setitem__(5, L[5].replace('"P01"', '"P99"')), r"participant 'P99' is not in the design"),
-    (lambda L: L.__setitem__(16, L[16].replace('"response": "real"', '"response": "maybe"').replace('"response": "fake"', '"response": "maybe"')), r"r\.json:17: response 'maybe' is not one of"),
-    (lambda L: L.__setitem__(16, L[16][:-12]), r"r\.json:17: invalid JSON"),
-    (lambda L: L.__setitem__(17, L[16]), r"r\.json:18: participant P01 answered trial \d+ twice \(first on line 17\)"),
+    (lambda L: [L.__setitem__(k, L[k].replace('_id": "', '_id": "zz')) for k in (3, 4)], r"r\.json:1: responses belong to kit 'zz"),
+    (lambda L: L.__setitem__(6, L[6].replace('"P01"', '"P99"')), r"participant 'P99' is not in the design"),
+    (lambda L: L.__setitem__(17, L[17].replace('"response": "real"', '"response": "maybe"').replace('"response": "fake"', '"response": "maybe"')), r"r\.json:18: response 'maybe' is not one of"),
+    (lambda L: L.__setitem__(17, L[17][:-12]), r"r\.json:18: invalid JSON"),
+    (lambda L: L.__setitem__(18, L[17]), r"r\.json:19: participant P01 answered trial \d+ twice \(first on line 18\)"),
 ])
 def test_malformed_page_json(small_kit, page_json_writer, tmp_path, edit, match):
     path = page_json_writer(small_kit.design, "P01", _truth, tmp_path / "r.json")
@@ -76,9 +76,9 @@ def test_malformed_page_json(small_kit, page_json_writer, tmp_path, edit, match)
 def test_wrong_exposure_is_rejected(small_kit, page_json_writer, tmp_path):
     path = page_json_writer(small_kit.design, "P01", _truth, tmp_path / "r.json")
     lines = _lines(path)
-    lines[16] = lines[16].replace('"exposure_ms": 50,', '"exposure_ms": 77,').replace('"exposure_ms": 100,', '"exposure_ms": 77,')
+    lines[17] = lines[17].replace('"exposure_ms": 50,', '"exposure_ms": 77,').replace('"exposure_ms": 100,', '"exposure_ms": 77,')
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(GandiagError, match=r"r\.json:17: trial \d+ has exposure_ms 77.0 but the design shows it for"):
+    with pytest.raises(GandiagError, match=r"r\.json:18: trial \d+ has exposure_ms 77.0 but the design shows it for"):
         read_responses([path], small_kit.design)
 
 
@@ -120,7 +120,7 @@ def test_staircase_exposure_must_be_on_the_ladder(tmp_path, fake_npz, kit_builde
     path = page_json_writer(kit.design, "P01", lambda t: t["truth"], tmp_path / "r.json")
     assert len(read_responses([path], kit.design)[0].answers) == 4
     lines = _lines(path)
-    lines[15] = lines[15].replace('"exposure_ms": 100,', '"exposure_ms": 200,')
+    lines[16] = lines[16].replace('"exposure_ms": 100,', '"exposure_ms": 200,')
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(GandiagError, match=r"r\.json:16: trial 2 is a staircase trial; its exposure_ms 200.0 is not on"):
+    with pytest.raises(GandiagError, match=r"r\.json:17: trial 2 is a staircase trial; its exposure_ms 200.0 is not on"):
         read_responses([path], kit.design)

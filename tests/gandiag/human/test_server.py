@@ -59,25 +59,25 @@ def serving(small_kit, tmp_path):
 
 def test_store_idempotent_replay_refused_and_one_person_once(tmp_path):
     store = Store(tmp_path / "s.sqlite")
-    a = store.start("kit", "study", "alice", None, ["P01", "P02"])
+    a = store.start("study", "kit", "alice", None, ["P01", "P02"])
     assert a["participant"] == "P01" and not a["resumed"]
     rec = {"trial": 1, "response": "real", "timing_ok": True}
-    assert store.add_answer("kit", "P01", 1, rec) == "stored"
-    assert store.add_answer("kit", "P01", 1, dict(rec)) == "duplicate"
+    assert store.add_answer("study", "kit", "P01", 1, rec) == "stored"
+    assert store.add_answer("study", "kit", "P01", 1, dict(rec)) == "duplicate"
     with pytest.raises(Refused, match="already stored with a different answer") as exc:
-        store.add_answer("kit", "P01", 1, {**rec, "response": "fake"})
+        store.add_answer("study", "kit", "P01", 1, {**rec, "response": "fake"})
     assert exc.value.status == 409
-    again = store.start("kit", "study", "alice", a["token"], ["P01", "P02"])
+    again = store.start("study", "kit", "alice", a["token"], ["P01", "P02"])
     assert again["resumed"] and again["answered"] == [1]
     with pytest.raises(Refused, match="already started this study in another browser"):
-        store.start("kit", "study", "alice", None, ["P01", "P02"])
-    assert store.start("kit", "study", "bob", None, ["P01", "P02"])["participant"] == "P02"
+        store.start("study", "kit", "alice", None, ["P01", "P02"])
+    assert store.start("study", "kit", "bob", None, ["P01", "P02"])["participant"] == "P02"
     with pytest.raises(Refused, match="the study is full") as full:
-        store.start("kit", "study", "carol", None, ["P01", "P02"])
+        store.start("study", "kit", "carol", None, ["P01", "P02"])
     assert full.value.status == 503
-    store.finish("kit", "P01")
+    store.finish("study", "P01")
     with pytest.raises(Refused, match="already completed this study"):
-        store.start("kit", "study", "alice", a["token"], ["P01", "P02"])
+        store.start("study", "kit", "alice", a["token"], ["P01", "P02"])
     (tmp_path / "not.sqlite").write_text("hello")
     with pytest.raises(GandiagError, match="is not an SQLite database"):
         Store(tmp_path / "not.sqlite")
@@ -163,7 +163,7 @@ def test_fifty_concurrent_participants_every_answer_stored_once(tmp_path, fake_n
         server.server_close()
     elapsed = time.perf_counter() - t0
     assert sorted(p for p, _ in done) == sorted(p["id"] for p in kit.design["participants"])
-    status = store.status([kit.kit_id])[0]
+    status = store.status(kit.design["study_id"])[0]
     assert status == {"kit_id": kit.kit_id, "started": 50, "finished": 50, "answers": sum(n for _, n in done)}
     assert elapsed < 60, elapsed
     sessions = read_responses([tmp_path / "db.sqlite"], kit.design)
@@ -215,7 +215,9 @@ def test_sigkill_mid_study_then_restart_resumes_and_loses_nothing(small_kit, tmp
 def test_score_database_errors_name_the_kit(small_kit, tmp_path, fake_npz, kit_builder):
     other = kit_builder(tmp_path / "other", fake_npz, seed=9)
     store = Store(tmp_path / "o.sqlite")
-    start = store.start(other.kit_id, other.kit_id, "x", None, ["P01"])
-    store.add_answer(other.kit_id, start["participant"], 1, record(other.design["participants"][0]["trials"][0]))
-    with pytest.raises(GandiagError, match=f"no answers for kit '{small_kit.kit_id}' .*holds kits \\['{other.kit_id}'"):
+    sid = other.design["study_id"]
+    start = store.start(sid, other.kit_id, "x", None, ["P01"])
+    store.add_answer(sid, other.kit_id, start["participant"], 1, record(other.design["participants"][0]["trials"][0]))
+    with pytest.raises(GandiagError, match=f"no answers for study '{small_kit.design['study_id']}' .*holds studies "
+                                           f"\\['{sid}'"):
         read_responses([tmp_path / "o.sqlite"], small_kit.design)
