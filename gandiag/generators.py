@@ -1,23 +1,11 @@
 """Load a generator from any framework and sample canonical images from it.
 
-Generator sources (the ``SOURCE`` of ``gandiag evaluate``):
-
-============================  ======================================================
-kind                          how it is recognised / loaded
-============================  ======================================================
-TorchScript                   a zip written by ``torch.jit.save`` (has ``code/``);
-                              ``torch.jit.load``; metadata from extra file ``gandiag.json``
-``torch.export`` program      ``*.pt2``; ``torch.export.load``; metadata from extra file
-                              ``gandiag.json``
-reference-trainer checkpoint  a ``torch.save`` file with ``format`` =
-                              ``gandiag-reference-checkpoint/1`` (or a run folder with
-                              ``checkpoints/last.pt``), or a ``generator_state.pt`` export;
-                              rebuilt by ``reference_models.load_generator``
-``package.module:callable``   an ``nn.Module`` instance, a zero-argument factory that
-                              returns a generator, or a function ``f(z) -> images``
-pickled module                only with ``trust_pickle=True`` (``--trust-pickle``):
-                              unpickling runs arbitrary code
-============================  ======================================================
+Generator kinds are registered in the source registry (:mod:`gandiag.data.kinds`): the
+built-in ones (``torchscript``, ``export``, ``callable``, ``pickle``) in :mod:`gandiag.sources`,
+which calls the ``open_*`` loaders below; plug-ins such as the reference trainer's
+``checkpoint`` kind and ``onnx`` through the ``gandiag.sources`` entry points.
+:func:`load_generator` resolves a spec through that registry. Pickles load only with
+``trust_pickle=True`` (``--trust-pickle``): unpickling runs arbitrary code.
 
 Calling convention: ``G(z)`` with ``z`` float32 ``(B, z_dim)`` drawn from the prior
 (``normal``: N(0, 1), or ``uniform``: U(-1, 1)); conditional generators are called as
@@ -32,7 +20,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, Optional, Tuple
@@ -42,7 +29,6 @@ import numpy as np
 from .errors import GandiagError
 from .images import parse_range, to_canonical
 
-CHECKPOINT_FORMAT = "gandiag-reference-checkpoint/1"
 META_FILE = "gandiag.json"
 PRIORS = ("normal", "uniform")
 
@@ -156,29 +142,11 @@ class GeneratorSource:
 # recognising sources
 
 
-def _zip_members(path: Path):
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return zf.namelist()
-    except (zipfile.BadZipFile, OSError):
-        return None
-
-
 def is_generator_spec(spec: str) -> bool:
-    """True when ``spec`` names a generator rather than a data set."""
-    path = Path(spec)
-    if path.is_dir():
-        return (path / "checkpoints" / "last.pt").is_file()
-    if path.is_file():
-        return path.suffix.lower() in (".pt", ".pth", ".pt2", ".ts", ".jit", ".ptl", ".pkl", ".pickle", ".ckpt")
-    return _looks_like_callable(spec)
+    """True when a registered generator kind recognises ``spec``."""
+    from .data.kinds import matching_kinds
 
-
-def _looks_like_callable(spec: str) -> bool:
-    head, sep, attr = spec.partition(":")
-    if not sep or not attr or head in ("mnist-subset", "fashion-mnist", "torchvision-mnist"):
-        return False
-    return all(part.isidentifier() for part in head.split(".")) and all(p.isidentifier() for p in attr.split("."))
+    return bool(matching_kinds(str(spec), generator=True))
 
 
 def _read_meta_json(text: Optional[str], where: str) -> Dict[str, Any]:
@@ -246,36 +214,45 @@ def load_generator(
     device: str = "cpu",
     trust_pickle: bool = False,
 ) -> GeneratorSource:
-    """Load a generator from ``spec`` (see the module doc for the accepted kinds)."""
-    import torch
+    """Load a generator from ``spec`` through the source registry (see the module doc)."""
+    from .data.kinds import SourceOptions, resolve_kind
 
-    opts = dict(z_dim=z_dim, output_range=output_range, num_classes=num_classes, prior=prior, layout=layout,
-                device=device)
+    options = SourceOptions(z_dim=z_dim, value_range=output_range, num_classes=num_classes, prior=prior,
+                            layout=layout, device=device, trust_pickle=trust_pickle)
+    return resolve_kind(str(spec), generator=True).open(str(spec), options)
+
+
+def _opts(o) -> Dict[str, Any]:
+    return dict(z_dim=o.z_dim, output_range=o.value_range, num_classes=o.num_classes, prior=o.prior,
+                layout=o.layout, device=o.device)
+
+
+def open_callable(spec: str, o) -> GeneratorSource:
+    """``package.module:attr``: an ``nn.Module``, a zero-argument factory, or ``f(z) -> images``."""
+    fn, meta = _load_callable(spec, o.device)
+    return _finish(fn, meta, "callable", where=spec, **_opts(o))
+
+
+def open_export(spec: str, o) -> GeneratorSource:
+    """A ``torch.export`` program (``.pt2``), inspected before torch reads it (:mod:`gandiag.safe_load`)."""
     path = Path(spec)
-    if _looks_like_callable(spec) and not path.exists():
-        fn, meta = _load_callable(spec, device)
-        return _finish(fn, meta, "callable", where=spec, **opts)
-    if path.is_dir():
-        ckpt = path / "checkpoints" / "last.pt"
-        if not ckpt.is_file():
-            raise GandiagError(f"{path} is a folder without checkpoints/last.pt; pass a checkpoint or exported file")
-        path = ckpt
-    if not path.is_file():
-        raise GandiagError(f"generator file not found: {path}")
-    members = _zip_members(path)
-    if path.suffix.lower() == ".pt2" or (members and any(m.endswith("serialized_exported_program.json") or
-                                                         "/models/" in m and m.endswith(".json") for m in members)):
-        return _finish(*_load_export(path, device, trust_pickle), "export", where=str(path), **opts)
-    if members and any("/code/" in m for m in members) and any(m.endswith("constants.pkl") for m in members):
-        from .safe_load import load_torchscript
+    return _finish(*_load_export(path, o.device, o.trust_pickle), "export", where=str(path), **_opts(o))
 
-        extra = {META_FILE: ""}
-        module = load_torchscript(path, map_location=device, extra_files=extra)
-        module.eval()
-        return _finish(module, _read_meta_json(extra[META_FILE], str(path)), "torchscript", where=str(path), **opts)
-    if members is None and path.suffix.lower() not in (".pkl", ".pickle"):
-        raise GandiagError(f"{path} is not a TorchScript, torch.export or torch.save file (corrupt or wrong format)")
-    return _load_torch_file(path, trust_pickle=trust_pickle, opts=opts)
+
+def open_torchscript(spec: str, o) -> GeneratorSource:
+    """A TorchScript file; metadata from its extra file ``gandiag.json``."""
+    from .safe_load import load_torchscript
+
+    path = Path(spec)
+    extra = {META_FILE: ""}
+    module = load_torchscript(path, map_location=o.device, extra_files=extra)
+    module.eval()
+    return _finish(module, _read_meta_json(extra[META_FILE], str(path)), "torchscript", where=str(path), **_opts(o))
+
+
+def open_pickle(spec: str, o) -> GeneratorSource:
+    """A pickled module or callable: refused unless ``trust_pickle``."""
+    return _load_torch_file(Path(spec), trust_pickle=o.trust_pickle, opts=_opts(o))
 
 
 def _load_export(path: Path, device: str, trust_pickle: bool = False):
@@ -317,12 +294,9 @@ def _load_torch_file(path: Path, *, trust_pickle: bool, opts) -> GeneratorSource
         return _trusted_object(obj, path, opts)
     except Exception as exc:
         raise GandiagError(f"cannot load {path}: corrupt or not a torch file ({type(exc).__name__}: {exc})") from None
-    if isinstance(obj, dict) and (obj.get("format") == CHECKPOINT_FORMAT or "generator" in obj and "config" in obj):
-        return _load_reference(path, opts)
     raise GandiagError(
-        f"{path} holds a {type(obj).__name__} of tensors, not a generator: gandiag can rebuild networks only from "
-        "reference-trainer checkpoints; export other generators with torch.jit.save or torch.export, or pass "
-        "a package.module:callable"
+        f"{path} holds a {type(obj).__name__} of tensors, not a generator: gandiag cannot rebuild a network from "
+        "weights; export the generator with torch.jit.save, torch.export or ONNX, or pass a package.module:callable"
     )
 
 
@@ -338,17 +312,6 @@ def _trusted_object(obj, path: Path, opts) -> GeneratorSource:
     if callable(obj):
         return _finish(obj, {}, "pickle", where=str(path), **opts)
     raise GandiagError(f"{path} unpickled to a {type(obj).__name__}, not a generator module")
-
-
-def _load_reference(path: Path, opts) -> GeneratorSource:
-    # The one place gandiag touches the reference trainer: rebuilding its networks from a checkpoint.
-    try:
-        from reference_models import load_generator as reference_load
-    except ImportError as exc:
-        raise GandiagError(f"{path} is a reference-trainer checkpoint but reference_models is unavailable ({exc})") from None
-    module, meta = reference_load(str(path))
-    module = module.to(opts["device"])
-    return _finish(module, dict(meta), "checkpoint", where=str(path), **opts)
 
 
 def _load_callable(spec: str, device: str):
@@ -398,5 +361,6 @@ def _takes_no_arguments(fn) -> bool:
                for p in sig.parameters.values())
 
 
-__all__ = ["GeneratorSource", "load_generator", "is_generator_spec", "CHECKPOINT_FORMAT", "META_FILE"]
+__all__ = ["GeneratorSource", "load_generator", "is_generator_spec", "open_callable", "open_export",
+           "open_torchscript", "open_pickle", "META_FILE"]
 

@@ -33,7 +33,7 @@ from typing import Any, Dict, Optional
 import numpy as np
 
 from .data import ImageSet, load_images
-from .data.kinds import SourceOptions, matching_kinds, register_source, resolve_kind
+from .data.kinds import SourceOptions, add_unrecognised_hint, matching_kinds, register_source, resolve_kind
 from .errors import GandiagError
 
 DEFAULT_GENERATOR_SAMPLES = 10_000
@@ -115,8 +115,14 @@ def probe_torch_file(spec) -> Optional[Dict[str, Any]]:
         return None
     if _is_torchscript(str(path)) or _is_export(str(path)):
         return None
-    if zip_members(path) is None:
-        return {"status": "pickle"}  # the legacy (non-zip) torch.save format is a plain pickle stream
+    if zip_members(path) is None:  # the legacy (non-zip) torch.save format is a plain pickle stream
+        from .safe_load import is_plain_pickle
+
+        if is_plain_pickle(path):
+            return {"status": "pickle"}
+        with open(path, "rb") as handle:
+            if handle.read(1) != b"\x80":
+                return {"status": "unreadable", "error": "neither a torch.save file nor a pickle"}
     st = path.stat()
     return _probe_cached(str(path.resolve()), st.st_mtime_ns, st.st_size)
 
@@ -143,21 +149,22 @@ def generator_from(fn, meta: Dict[str, Any], kind: str, where: str, options: Sou
                    device=options.device, where=where)
 
 
-def _open_with_load_generator(spec: str, o: SourceOptions):
-    from .generators import load_generator
+def _builtin(name: str):
+    def open_(spec: str, o: SourceOptions):
+        from . import generators
 
-    return load_generator(spec, z_dim=o.z_dim, output_range=o.value_range, num_classes=o.num_classes,
-                          prior=o.prior, layout=o.layout, device=o.device, trust_pickle=o.trust_pickle)
+        return getattr(generators, f"open_{name}")(spec, o)
+    return open_
 
 
-register_source("torchscript", _is_torchscript, open=_open_with_load_generator,
+register_source("torchscript", _is_torchscript, open=_builtin("torchscript"),
                 description="a TorchScript generator (torch.jit.save)", example="generator.ts")
-register_source("export", _is_export, open=_open_with_load_generator,
+register_source("export", _is_export, open=_builtin("export"),
                 description="a torch.export program (.pt2)", example="generator.pt2")
-register_source("callable", _is_callable, open=_open_with_load_generator,
+register_source("callable", _is_callable, open=_builtin("callable"),
                 description="package.module:attr - an nn.Module, a factory or f(z) -> images",
                 example="my_pkg.models:build_generator")
-register_source("pickle", _is_pickle, open=_open_with_load_generator,
+register_source("pickle", _is_pickle, open=_builtin("pickle"),
                 description="a pickled generator (.pkl, or torch.save of a module; needs --trust-pickle)",
                 example="generator.pkl")
 
@@ -166,13 +173,21 @@ register_source("pickle", _is_pickle, open=_open_with_load_generator,
 def _hint(spec: str) -> str:
     probe = probe_torch_file(spec)
     if probe is not None and probe["status"] == "weights":
-        return (f" ({spec} holds tensors only: gandiag cannot rebuild a network from weights; export the generator "
+        return (f" ({spec} holds tensors only, not a generator: gandiag cannot rebuild a network from weights; "
+                "export the generator "
                 "with torch.jit.save, torch.export or ONNX, or pass a package.module:callable)")
     if probe is not None and probe["status"] == "unreadable":
         return f" (as a torch file it is corrupt or unreadable: {probe['error']})"
+    head, sep, attr = spec.partition(":")
+    if sep and attr and all(p.isidentifier() for p in head.split(".")) and not os.path.exists(spec):
+        return (f" (it looks like package.module:attr, but no module named {head.split('.')[0]!r} is importable: "
+                "is it on PYTHONPATH?)")
     if not os.path.exists(spec) and ":" not in spec:
         return f" (no such file or folder: {spec})"
     return ""
+
+
+add_unrecognised_hint(_hint)
 
 
 def is_generator_spec(spec: str) -> bool:
@@ -183,7 +198,7 @@ def is_generator_spec(spec: str) -> bool:
 def open_generator(spec: str, options: Optional[SourceOptions] = None, **kwargs):
     """The generator named by ``spec`` (a :class:`~gandiag.generators.GeneratorSource`), unsampled."""
     options = options or SourceOptions(**kwargs)
-    kind = resolve_kind(str(spec), generator=True, hint=_hint(str(spec)))
+    kind = resolve_kind(str(spec), generator=True)
     return kind.open(str(spec), options)
 
 
@@ -200,6 +215,7 @@ def load_source(
     trust_pickle: bool = False,
     device: str = "cpu",
     progress: bool = False,
+    num_classes: Optional[int] = None,
 ) -> ImageSet:
     """Resolve ``spec`` into canonical images, labelled with their kind and provenance.
 
@@ -213,6 +229,8 @@ def load_source(
         value_range, layout, npz_key: resolve ambiguous arrays or generator outputs
             (see :mod:`gandiag.images`).
         z_dim, batch_size, trust_pickle, device: generator options.
+        num_classes: conditional generators: sample balanced labels 0..K-1 (None: what the file
+            records, if anything); an error for data sources.
 
     Returns:
         an :class:`ImageSet` whose ``kind`` is the registered kind and whose ``provenance``
@@ -222,8 +240,8 @@ def load_source(
     spec = str(spec)
     options = SourceOptions(num_samples=num_samples, seed=seed, value_range=value_range, layout=layout,
                             npz_key=npz_key, z_dim=z_dim, batch_size=batch_size, trust_pickle=trust_pickle,
-                            device=device, progress=progress)
-    kind = resolve_kind(spec, hint=_hint(spec))
+                            device=device, progress=progress, num_classes=num_classes)
+    kind = resolve_kind(spec)
     if kind.generator:
         gen = kind.open(spec, options)
         n = DEFAULT_GENERATOR_SAMPLES if num_samples is None else int(num_samples)  # 0 is an error, not 10,000
@@ -231,6 +249,9 @@ def load_source(
         return images.with_origin(kind.name, {"spec": spec, "kind": kind.name, "role": "generator",
                                               "description": images.source, "num_samples": n, "seed": seed,
                                               "generator": gen.provenance()})
+    if num_classes is not None:
+        raise GandiagError(f"--num-classes applies to conditional generators; {spec} is data ({kind.name}): "
+                           "its labels, if any, come from the file")
     data = load_images(spec, value_range=value_range, layout=layout, npz_key=npz_key)
     if num_samples is not None and num_samples != len(data):
         if num_samples <= 0:

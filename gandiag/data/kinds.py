@@ -137,10 +137,20 @@ def resolve_kind(spec: str, *, generator: Optional[bool] = None, hint: str = "")
     if names:
         raise GandiagError(f"{spec!r} is ambiguous: it is recognised as {' and '.join(names)}; rename it or "
                            "pass an unambiguous path (e.g. ./name for a file)")
+    if not hint:
+        hint = next((text for text in (fn(str(spec)) for fn in _HINTS) if text), "")
     pool = [e.obj for e in SOURCES.entries() if generator is None or e.obj.generator == generator]
     what = {None: "source", True: "generator", False: "data"}[generator]
     listing = "; ".join(f"{k.name} ({k.description})" for k in pool)
     raise GandiagError(f"{spec!r} is not a {what} gandiag can read{hint}. Known kinds: {listing}")
+
+
+_HINTS: List[Callable[[str], str]] = []
+
+
+def add_unrecognised_hint(fn: Callable[[str], str]) -> None:
+    """Register ``fn(spec) -> str``: an explanation appended when no kind recognises ``spec`` ("" if none)."""
+    _HINTS.append(fn)
 
 
 def list_sources(*, generator: Optional[bool] = None) -> List[SourceKind]:
@@ -149,4 +159,4 @@ def list_sources(*, generator: Optional[bool] = None) -> List[SourceKind]:
 
 
 __all__ = ["SourceKind", "SourceOptions", "SOURCES", "register_source", "resolve_kind", "matching_kinds",
-           "list_sources", "load_plugins"]
+           "list_sources", "load_plugins", "add_unrecognised_hint"]

@@ -59,7 +59,7 @@ def test_images_carry_kind_and_provenance(files):
 def test_unknown_and_weights_only_specs_are_errors_naming_the_kinds(files):
     with pytest.raises(GandiagError, match=r"is not a source gandiag can read \(no such file.*Known kinds: array"):
         load_source(str(files / "missing.npz2"))
-    with pytest.raises(GandiagError, match="holds tensors only: gandiag cannot rebuild a network from weights"):
+    with pytest.raises(GandiagError, match="holds tensors only, not a generator: gandiag cannot rebuild a network from weights"):
         load_source(str(files / "weights.pt"))
     with pytest.raises(GandiagError, match="is not a data gandiag can read"):
         load_images("toy_gen_mod:g")  # --ref takes data kinds only
