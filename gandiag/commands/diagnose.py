@@ -12,13 +12,14 @@ DESCRIPTION = """Diagnose mode collapse across checkpoints.
 
 Each INPUT is a reference-trainer run folder (all checkpoints/step_*.pt, in step order)
 or a generator file/spec (TorchScript, .pt2, module:callable, checkpoint), taken in the
-order given. Every checkpoint is sampled with the same seed; the shipped MNIST
-classifier counts digits, classifier-feature FID tracks quality and a nearest-neighbour
-test flags copying. Verdict: healthy / partial collapse / collapse / memorization.
+order given. Each run folder is its own timeline with its own verdict (written to
+OUT/<run>/ when several runs are given); generator files form one timeline. Every
+checkpoint is sampled with the same seed; the shipped MNIST classifier counts digits,
+classifier-feature FID tracks quality and a nearest-neighbour test flags copying. Verdict: healthy / partial collapse / collapse / memorization.
 
 examples:
   gandiag diagnose runs/dcgan --out diag/
-  gandiag diagnose runs/collapse runs/dcgan/export/generator.ts --num-samples 1000
+  gandiag diagnose runs/collapse runs/dcgan --num-samples 1000 --out diag/   # one verdict per run
   gandiag diagnose g_epoch1.ts g_epoch5.ts g_epoch9.ts --out diag/
 """
 
@@ -45,27 +46,33 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from ..diagnostics.run import diagnose
+    from ..diagnostics.run import diagnose_runs, group_inputs
     from ..evaluation import EvaluateOptions
     from ..fileio import atomic_write_json, check_output_dir
 
+    groups = group_inputs(args.inputs)  # one timeline (and verdict) per run folder
+    several = len(groups) > 1
+    names = [f"{name}/{f}" if several else f for name, _ in groups for f in ("diagnosis.json", "report.html")]
     if args.out:  # before the computation
-        check_output_dir(args.out, ("diagnosis.json", "report.html"), inputs=[*args.inputs, args.ref, args.heldout],
-                         force=args.force)
+        check_output_dir(args.out, names, inputs=[*args.inputs, args.ref, args.heldout], force=args.force)
     options = EvaluateOptions(ref=args.ref, heldout=args.heldout, batch_size=args.batch_size, seed=args.seed,
                               device=resolve_device(args.device), cache_dir=args.cache_dir,
                               mode_threshold=args.mode_threshold, progress=not args.quiet)
-    result, arrays = diagnose(args.inputs, num_samples=args.num_samples, options=options, z_dim=args.z_dim,
-                              output_range=args.output_range, trust_pickle=args.trust_pickle,
-                              max_checkpoints=args.max_checkpoints)
-    print_diagnosis(result)
-    if args.out:
-        out = Path(args.out)
-        atomic_write_json(out / "diagnosis.json", result)
-        from ..report import render_diagnosis_report
+    results = diagnose_runs(args.inputs, num_samples=args.num_samples, options=options, z_dim=args.z_dim,
+                            output_range=args.output_range, trust_pickle=args.trust_pickle,
+                            max_checkpoints=args.max_checkpoints)
+    for name, result, arrays in results:
+        if several:
+            print(f"== {name}")
+        print_diagnosis(result)
+        if args.out:
+            out = Path(args.out) / name if several else Path(args.out)
+            atomic_write_json(out / "diagnosis.json", result)
+            from ..report import render_diagnosis_report
 
-        render_diagnosis_report(result, arrays, out / "report.html", title="gandiag diagnosis: " + " ".join(args.inputs))
-        print(f"wrote {out / 'diagnosis.json'} and {out / 'report.html'}")
+            inputs = dict(groups)[name]
+            render_diagnosis_report(result, arrays, out / "report.html", title="gandiag diagnosis: " + " ".join(inputs))
+            print(f"wrote {out / 'diagnosis.json'} and {out / 'report.html'}")
     return 0
 
 

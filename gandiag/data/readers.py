@@ -101,6 +101,9 @@ def load_npz(path, *, key: Optional[str] = None, value_range=None, layout=None) 
     if labels is not None:
         if labels.ndim != 1 or labels.dtype.kind not in "iu":
             raise GandiagError(f"{path}: labels must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+        if labels.size and labels.min() < 0:
+            raise GandiagError(f"{path}: labels must be class indices 0..K-1, found {int(labels.min())}; fix the "
+                               "'labels' array (or drop it)")
         labels = labels.astype(np.int64)
     return ImageSet(images, labels, str(path))
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ..evaluation import EvaluateOptions, Reference, evaluate
-from ..sources import SourceOptions, open_generator
+from ..sources import SourceOptions, is_generator_spec, open_generator
 from .collapse import CheckpointSummary, verdict
 
 DIAGNOSE_METRICS = ("modes", "mnist-fid", "neighbours")
@@ -40,11 +40,54 @@ def expand_inputs(inputs: Sequence[str]) -> List[str]:
             specs.extend(str(p) for p in found)
         elif path.is_dir():
             raise GandiagError(f"{path} is a folder without checkpoints/; pass a reference-trainer run or generator files")
+        elif path.is_file() and not is_generator_spec(str(item)):
+            raise GandiagError(f"{path} is a data file, not a generator; diagnose takes reference-trainer run folders "
+                               "and generator files (.ts, .pt2, checkpoints, module:callable); score samples with "
+                               "`gandiag evaluate`")
         else:
             specs.append(str(item))
     if not specs:
         raise GandiagError("diagnose: give at least one run folder or generator")
     return specs
+
+
+def group_inputs(inputs: Sequence[str]) -> List[Tuple[str, List[str]]]:
+    """Split ``inputs`` into timelines judged separately: ``(name, inputs)`` per run folder, and
+    one group (``"generators"``) of all other generator specs, in the order given.
+
+    Checkpoints of different runs are never merged into one timeline: each run gets its own
+    verdict.
+    """
+    groups: List[Tuple[str, List[str]]] = []
+    loose: List[str] = []
+    names: set = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir() and (path / "checkpoints").is_dir():
+            name = path.resolve().name or "run"
+            base, k = name, 2
+            while name in names:
+                name, k = f"{base}-{k}", k + 1
+            names.add(name)
+            groups.append((name, [str(item)]))
+        else:
+            loose.append(str(item))
+    if loose:
+        name = "generators" if "generators" not in names else "generators-files"
+        groups.append((name, loose))
+    if not groups:
+        raise GandiagError("diagnose: give at least one run folder or generator")
+    return groups
+
+
+_ARCH_KEYS = ("model", "z_dim", "num_classes", "image_shape", "prior", "output_range")
+
+
+def _architecture(meta: Dict[str, object]) -> Optional[Tuple]:
+    """What makes two checkpoints the same network (None when the source does not say)."""
+    if not any(k in meta for k in _ARCH_KEYS[:1]):
+        return None
+    return tuple((k, repr(meta.get(k))) for k in _ARCH_KEYS)
 
 
 def diagnose(
@@ -56,6 +99,7 @@ def diagnose(
     output_range=None,
     trust_pickle: bool = False,
     max_checkpoints: Optional[int] = None,
+    reference: Optional[Reference] = None,
 ) -> Tuple[Dict[str, object], Dict[str, np.ndarray]]:
     """Evaluate each checkpoint and return ``(diagnosis, arrays)``.
 
@@ -70,20 +114,36 @@ def diagnose(
         ``diagnosis`` (JSON-able: ``checkpoints``, ``verdict``, ``reference_fractions``,
         ``provenance``) and ``arrays`` (``final_samples``).
     """
+    groups = group_inputs(inputs)
+    if len(groups) > 1:
+        raise GandiagError(f"diagnose: {len(groups)} runs given ({', '.join(n for n, _ in groups)}); their "
+                           "checkpoints are not one timeline: diagnose each separately (diagnose_runs() or "
+                           "`gandiag diagnose RUN_A RUN_B`, one verdict per run)")
     specs = expand_inputs(inputs)
+    if max_checkpoints is not None and max_checkpoints <= 0:
+        raise GandiagError(f"max_checkpoints (--max-checkpoints) must be positive, got {max_checkpoints}")
     if max_checkpoints is not None and len(specs) > max_checkpoints >= 2:
         keep = np.unique(np.linspace(0, len(specs) - 1, max_checkpoints).round().astype(int))
         specs = [specs[i] for i in keep]
     opts = replace(options, metrics=DIAGNOSE_METRICS, bootstrap=0)
-    reference = Reference(opts)  # real-data features and held-out distances, computed once for all checkpoints
+    if reference is None:
+        reference = Reference(opts)  # real-data features and held-out distances, computed once for all checkpoints
     summaries: List[CheckpointSummary] = []
     rows: List[Dict[str, object]] = []
     reference_fractions = None
     samples_per_checkpoint = []
     provenance = None
+    first_arch = None
     for position, spec in enumerate(specs):
         gen = open_generator(spec, SourceOptions(z_dim=z_dim, value_range=output_range, device=opts.device,
                                                  trust_pickle=trust_pickle))
+        arch = _architecture(gen.meta)
+        if arch is not None and first_arch is not None and arch != first_arch[0]:
+            differs = [k for (k, a), (_, b) in zip(arch, first_arch[0]) if a != b]
+            raise GandiagError(f"{spec} is a different network ({', '.join(differs)} differ) from {first_arch[1]}; "
+                               "a timeline holds checkpoints of one model: remove the foreign checkpoint")
+        if arch is not None and first_arch is None:
+            first_arch = (arch, spec)
         fake = gen.sample(num_samples, batch_size=opts.batch_size, seed=opts.seed, progress=opts.progress)
         ev = evaluate(fake, source_provenance={"spec": spec, **gen.provenance()}, reference=reference)
         modes, nn, fid = ev.metrics["modes"], ev.metrics["neighbours"], ev.metrics["mnist-fid"]
@@ -120,4 +180,13 @@ def diagnose(
     return result, {"final_samples": last_samples}
 
 
-__all__ = ["diagnose", "expand_inputs", "DIAGNOSE_METRICS"]
+def diagnose_runs(inputs: Sequence[str], *, options: EvaluateOptions = EvaluateOptions(), **kwargs
+                  ) -> List[Tuple[str, Dict[str, object], Dict[str, np.ndarray]]]:
+    """:func:`diagnose` each group of :func:`group_inputs` separately (one verdict per run),
+    sharing one :class:`~gandiag.evaluation.Reference`. Returns ``[(name, diagnosis, arrays)]``."""
+    groups = group_inputs(inputs)
+    reference = Reference(replace(options, metrics=DIAGNOSE_METRICS, bootstrap=0))
+    return [(name, *diagnose(group, options=options, reference=reference, **kwargs)) for name, group in groups]
+
+
+__all__ = ["diagnose", "diagnose_runs", "group_inputs", "expand_inputs", "DIAGNOSE_METRICS"]
