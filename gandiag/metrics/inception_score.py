@@ -23,7 +23,8 @@ _TORCH_FIDELITY_SEED = 2020
 def _score(p: np.ndarray, log_p: np.ndarray, splits: int, shuffle: bool, seed: int) -> Tuple[float, float]:
     n = p.shape[0]
     splits = check_int(splits, "inception_score(splits)", minimum=1, maximum=n,
-                       hint=f" (there are only {n} samples; use fewer splits or more samples)")
+                       hint=f" (there are only {n} samples; use fewer splits, --is-splits, or more samples, "
+                       "--num-samples)")
     if shuffle:
         perm = np.random.RandomState(check_int(seed, "inception_score(seed)", minimum=0)).permutation(n)
         p, log_p = p[perm], log_p[perm]
@@ -81,9 +82,10 @@ def inception_score_from_logits(logits, splits: int = 10, *, shuffle: bool = Tru
 # ------------------------------------------------------------------------------------ metric records
 def _is_step(ctx, extractor: str):
     logits = ctx.features(extractor, "fake", "logits")
-    splits = ctx.options.is_splits
-    mean, std = inception_score_from_logits(logits, splits=splits)
-    return {"mean": mean, "std": std, "splits": splits, "extractor": extractor}
+    splits, seed = ctx.options.is_splits, ctx.options.seed
+    # --seed shuffles the rows into splits (torch-fidelity's own default is 2020: pass --seed 2020 to match it)
+    mean, std = inception_score_from_logits(logits, splits=splits, seed=seed)
+    return {"mean": mean, "std": std, "splits": splits, "split_seed": seed, "extractor": extractor}
 
 
 def _is_summary(label: str):

@@ -45,3 +45,20 @@ def test_bad_inputs():
         inception_score(np.full(3, 0.5))
     with pytest.raises(GandiagError, match=r"inception_score_from_logits\(logits\): contains NaN"):
         inception_score_from_logits(np.array([[np.nan, 1.0]]), splits=1)
+
+
+def test_evaluate_shuffles_is_splits_with_its_seed(tmp_path):
+    """--seed reaches the IS split permutation and is recorded (it was a hard-coded 2020)."""
+    from gandiag.data import load_mnist_subset
+    from gandiag.evaluation import EvaluateOptions, evaluate
+    from gandiag.metrics import inception_score_from_logits
+
+    fake = load_mnist_subset("test").subset(slice(0, 300))
+    runs = {seed: evaluate(fake, EvaluateOptions(metrics=("mnist-is",), seed=seed, cache_dir=str(tmp_path)))
+            .metrics["mnist-is"] for seed in (0, 2020)}
+    assert runs[0]["split_seed"] == 0 and runs[2020]["split_seed"] == 2020
+    assert runs[0]["std"] != runs[2020]["std"]  # other splits
+    from gandiag.features import get_extractor
+
+    logits = get_extractor("mnist-classifier").extract(fake.images, outputs=("logits",))["logits"]
+    assert runs[2020]["mean"] == pytest.approx(inception_score_from_logits(logits, splits=10, seed=2020)[0], rel=1e-12)
