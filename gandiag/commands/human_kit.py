@@ -88,7 +88,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--participants", type=int, default=10, help="participant ids / trial orders P01..PNN")
     parser.add_argument("--fixation-ms", type=int, default=500, help="fixation cross before each image")
     parser.add_argument("--mask-ms", type=int, default=300, help="backward mask after each image")
-    parser.add_argument("--display-px", type=int, default=256, help="on-screen image size in CSS pixels")
+    parser.add_argument("--display-px", type=int, default=256,
+                        help="largest on-screen image size in CSS pixels; the page uses the largest whole multiple "
+                             "of the image size that fits both this and the window")
+    parser.add_argument("--untimed", action="store_true",
+                        help="HYPE_inf on screen: each image stays until the answer (no exposure limit, no mask)")
+    parser.add_argument("--feedback", choices=["practice", "all"], default="practice",
+                        help="tell participants whether they were right after practice trials only, or after "
+                             "every trial (Salimans et al. 2016; the page then holds the truth)")
+    parser.add_argument("--no-counterbalance-keys", dest="counterbalance_keys", action="store_false",
+                        help="F = real for everyone (default: P02, P04, ... answer real with J)")
+    parser.add_argument("--demographics", action="store_true",
+                        help="ask optional age range, gender and corrected vision at the end")
+    parser.add_argument("--instructions-file", default=None, metavar="TXT",
+                        help="plain-text task description to show instead of the default")
+    parser.add_argument("--debrief-file", default=None, metavar="TXT",
+                        help="plain-text debriefing shown at the end instead of the default")
     parser.add_argument("--title", default="Real or fake?", help="title on the page and the sheets")
     parser.add_argument("--consent-file", default=None, metavar="TXT",
                         help="plain-text consent to show instead of the generic placeholder")
@@ -113,19 +128,27 @@ def run(args: argparse.Namespace) -> int:
         attention_kind=args.attention_kind, participants=args.participants, staircase=args.staircase,
         staircase_start_ms=args.staircase_start, staircase_down=args.staircase_down,
         staircase_up=args.staircase_up, fixation_ms=args.fixation_ms, mask_ms=args.mask_ms,
-        display_px=args.display_px, seed=args.seed, models=tuple(fakes),
+        display_px=args.display_px, seed=args.seed, models=tuple(fakes), untimed=args.untimed,
+        feedback=args.feedback, counterbalance_keys=args.counterbalance_keys, demographics=args.demographics,
     )
-    consent = DEFAULT_CONSENT
-    if args.consent_file:
-        path = Path(args.consent_file)
+
+    def text_file(option, value):
+        if value is None:
+            return None
+        path = Path(value)
         if not path.is_file():
-            raise GandiagError(f"--consent-file {path}: file not found")
-        consent = path.read_text(encoding="utf-8").strip()
-        if not consent:
-            raise GandiagError(f"--consent-file {path} is empty")
+            raise GandiagError(f"{option} {path}: file not found")
+        text = path.read_text(encoding="utf-8").strip()
+        if not text:
+            raise GandiagError(f"{option} {path} is empty")
+        return text
+
+    consent = text_file("--consent-file", args.consent_file) or DEFAULT_CONSENT
+    texts = {"instructions": text_file("--instructions-file", args.instructions_file),
+             "debrief": text_file("--debrief-file", args.debrief_file)}
     fake_options = {"value_range": args.output_range, "layout": args.layout, "npz_key": args.npz_key}
     result = build_kit(args.real, fakes, args.out, config, title=args.title, consent=consent,
-                       force=args.force, fake_options=fake_options)
+                       force=args.force, fake_options=fake_options, texts=texts)
     if not args.quiet:
         d = result.design
         n = len(d["participants"][0]["trials"])

@@ -83,7 +83,17 @@ class StudyConfig:
         staircase_up: consecutive errors before a longer exposure.
         fixation_ms: fixation cross before each image.
         mask_ms: backward mask after each image.
-        display_px: on-screen image size (CSS pixels, square; pixel art is not smoothed).
+        display_px: largest on-screen image size (CSS pixels, square). The page shows
+            images at the largest *whole multiple* of their pixel size that is at most
+            this and fits the window (so every image pixel is the same number of screen
+            pixels: 28-px digits at the default 256 -> 252 = 9 x 28).
+        untimed: HYPE_inf on screen: the image stays until the answer (no exposure
+            limit, no mask); ``exposures_ms`` is then unused.
+        feedback: ``"practice"`` (feedback on practice trials only) or ``"all"``
+            (after every trial, as in Salimans et al. 2016; the page then carries the truth).
+        counterbalance_keys: odd-numbered participants (P02, P04, ...) answer "real" with J
+            and "fake" with F, so a side or hand preference cannot bias the fool rate.
+        demographics: ask optional age range / gender / corrected vision at the end.
         seed: seed of every random choice (image subsets, orders, noise, masks).
         models: names of the generators whose images are the fakes (one source each).
     """
@@ -101,6 +111,10 @@ class StudyConfig:
     fixation_ms: int = 500
     mask_ms: int = 300
     display_px: int = 256
+    untimed: bool = False
+    feedback: str = "practice"
+    counterbalance_keys: bool = True
+    demographics: bool = False
     seed: int = 0
     models: Tuple[str, ...] = ("fake",)
 
@@ -155,7 +169,17 @@ class StudyConfig:
                 raise GandiagError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if not 16 <= self.display_px <= 2048:
             raise GandiagError(f"--display-px must be between 16 and 2048, got {self.display_px}")
-        if self.staircase:
+        if self.feedback not in ("practice", "all"):
+            raise GandiagError(f"--feedback must be practice or all, got {self.feedback!r}")
+        if self.untimed and self.staircase:
+            raise GandiagError("--untimed (HYPE_inf) and --staircase (HYPE_time) exclude each other; choose one")
+        if self.untimed:
+            unit = 2 * len(models)
+            if self.trials % unit:
+                lo = max(unit, self.trials - self.trials % unit)
+                raise GandiagError(f"--trials {self.trials} cannot be split evenly into real/fake x {len(models)} "
+                                   f"model(s); use a multiple of {unit} (e.g. {lo} or {lo + unit})")
+        elif self.staircase:
             if len(ex) < 2:
                 raise GandiagError("--staircase needs at least two --exposures to move between")
             if self.staircase_start_ms is not None and self.staircase_start_ms not in ex:
@@ -326,8 +350,8 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
 
     Returns:
         dicts with ``trial`` (1-based, practice included), ``phase``
-        (``practice``/``main``), ``image``, ``truth``, ``exposure_ms`` (``None`` for
-        staircase-controlled trials) and ``attention`` (``None``/``noise``/``probe``).
+        (``practice``/``main``), ``image``, ``truth``, ``model``, ``exposure_ms`` (``None``
+        for staircase-controlled and untimed trials) and ``attention`` (``None``/``noise``/``probe``).
     """
     rng = np.random.default_rng([config.seed, 2, index])
     ladder = config.ladder_ms
@@ -338,13 +362,13 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
     trials: List[Dict] = []
     for k, e in enumerate(practice):
         # Longest exposures first: practice should teach the task, not frustrate.
-        exposure = ladder[::-1][k % len(ladder)]
+        exposure = None if config.untimed else ladder[::-1][k % len(ladder)]
         trials.append(_trial(e, "practice", exposure))
     main = [e for e in images if e["role"] == "main"]
     main = [main[i] for i in rng.permutation(len(main))]
     sequence = []
     for e in main:
-        exposure = None if config.staircase else slots[(e["base_slot"] + index) % len(slots)]
+        exposure = None if config.staircase or config.untimed else slots[(e["base_slot"] + index) % len(slots)]
         sequence.append(_trial(e, "main", exposure))
     checks = _checks(config, images)
     # Which kind comes first alternates between participants (mixed/probe), so position does not predict it.
@@ -353,7 +377,7 @@ def participant_trials(config: StudyConfig, images: List[Dict], index: int) -> L
     positions = _attention_positions(len(sequence), len(checks), rng)
     # Insert from the back so earlier positions stay valid.
     for pos, e in sorted(zip(positions, checks), key=lambda pe: pe[0], reverse=True):
-        check = _trial(e, "main", longest)
+        check = _trial(e, "main", None if config.untimed else longest)
         check["attention"] = "noise" if e["source"] == "noise" else "probe"
         sequence.insert(pos, check)
     trials.extend(sequence)
@@ -392,6 +416,12 @@ def paper_items(config: StudyConfig, images: List[Dict]) -> List[Dict]:
     return [{k: it[k] for k in keys} for it in items]
 
 
+def response_keys(config: StudyConfig, index: int) -> Dict[str, str]:
+    """Which answer the left key (F, left arrow, left button) and the right key (J, right arrow) give."""
+    swap = config.counterbalance_keys and index % 2 == 1
+    return {"left": "fake" if swap else "real", "right": "real" if swap else "fake"}
+
+
 def build_design(config: StudyConfig) -> Dict:
     """The complete trial design (no image pixels, no sources, no version).
 
@@ -401,7 +431,7 @@ def build_design(config: StudyConfig) -> Dict:
     """
     images = plan_images(config)
     participants = [
-        {"id": pid, "trials": participant_trials(config, images, k)}
+        {"id": pid, "keys": response_keys(config, k), "trials": participant_trials(config, images, k)}
         for k, pid in enumerate(participant_ids(config.participants))
     ]
     staircase = None

@@ -92,7 +92,8 @@ def _fake_specs(fake_spec, config: StudyConfig) -> Dict[str, str]:
 
 
 def prepare_kit(real_spec: str, fake_spec, config: StudyConfig, *, title: str,
-                consent: str = DEFAULT_CONSENT, fake_options: Optional[Dict] = None) -> tuple:
+                consent: str = DEFAULT_CONSENT, fake_options: Optional[Dict] = None,
+                texts: Optional[Dict[str, str]] = None) -> tuple:
     """Load sources, lay out trials and encode images (no files written).
 
     Real images are drawn with ``seed``, model k's fakes with ``seed + 1 + k``, so
@@ -140,6 +141,8 @@ def prepare_kit(real_spec: str, fake_spec, config: StudyConfig, *, title: str,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "title": title,
         "consent": consent,
+        # Instructions / debrief replacing the page's defaults (None = default text).
+        "texts": {"instructions": (texts or {}).get("instructions"), "debrief": (texts or {}).get("debrief")},
         "seed": config.seed,
         "sources": {"real": _source_record(real_spec, real, config.seed),
                     **({"fake": _source_record(specs[config.models[0]], fakes[config.models[0]], config.seed + 1)}
@@ -188,11 +191,12 @@ def _existing_state(out: Path, kit_id: str, force: bool, study_id: str = "", par
 
 
 def build_kit(real_spec: str, fake_spec, out, config: StudyConfig, *, title: str = "Real or fake?",
-              consent: str = DEFAULT_CONSENT, force: bool = False, fake_options: Optional[Dict] = None) -> KitResult:
+              consent: str = DEFAULT_CONSENT, force: bool = False, fake_options: Optional[Dict] = None,
+              texts: Optional[Dict[str, str]] = None) -> KitResult:
     """Create (or resume) a kit in ``out``; see the module doc for the layout."""
     out = Path(out)
     doc, pngs, pixels, masks = prepare_kit(real_spec, fake_spec, config, title=title, consent=consent,
-                                           fake_options=fake_options)
+                                           fake_options=fake_options, texts=texts)
     old = _existing_state(out, doc["kit_id"], force, doc["study_id"], config.participants)
     resumed = old is not None and old.get("kit_id") == doc["kit_id"]
     grown = old is not None and not resumed

@@ -145,7 +145,10 @@ def page_answer(row: Dict, trials: Dict[int, Dict], participant: str, path, line
     if t["exposure_ms"] is not None and exposure != t["exposure_ms"]:
         raise _fail(path, line, f"trial {number} has exposure_ms {exposure} but the design shows it for "
                                 f"{t['exposure_ms']} ms")
-    if t["exposure_ms"] is None:
+    if t["exposure_ms"] is None and design_staircase is None:
+        if exposure is not None:  # untimed (HYPE_inf) kit: the image stayed until the answer
+            raise _fail(path, line, f"trial {number} is untimed in the design but has exposure_ms {exposure}")
+    elif t["exposure_ms"] is None:
         ladder = (design_staircase or {}).get("ladder_ms") or []
         if exposure is None or exposure not in ladder:
             raise _fail(path, line, f"trial {number} is a staircase trial; its exposure_ms {exposure} is not on "

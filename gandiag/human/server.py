@@ -131,7 +131,12 @@ class StudyServer:
         if missing:
             raise Refused(409, f"{len(missing)} answers not stored yet (trials {missing[:5]}...); the page "
                                "re-sends them and finishes afterwards")
-        self.store.finish(self.study_id, participant)
+        demographics = body.get("demographics")
+        if demographics is not None:
+            if (not isinstance(demographics, dict) or set(demographics) - {"age", "gender", "vision"}
+                    or not all(isinstance(v, str) and len(v) <= 40 for v in demographics.values())):
+                raise Refused(400, "demographics must be an object with short text fields age, gender, vision")
+        self.store.finish(self.study_id, participant, {"demographics": demographics} if demographics else None)
         return {"completion_code": self.completion_code, "redirect_url": self.redirect_url}
 
     def status_html(self) -> str:

@@ -197,8 +197,15 @@ class Store:
             return [r[0] for r in con.execute("SELECT trial FROM answers WHERE study_id=? AND participant=? "
                                               "ORDER BY trial", (study_id, participant))]
 
-    def finish(self, study_id: str, participant: str) -> None:
+    def finish(self, study_id: str, participant: str, info: Optional[Dict] = None) -> None:
+        """Mark the session finished; ``info`` (e.g. optional demographics) is merged into its info."""
         with self._write() as con:
+            if info:
+                row = con.execute("SELECT info FROM sessions WHERE study_id=? AND participant=?",
+                                  (study_id, participant)).fetchone()
+                merged = {**json.loads((row[0] if row else None) or "{}"), **info}
+                con.execute("UPDATE sessions SET info=? WHERE study_id=? AND participant=?",
+                            (canonical(merged), study_id, participant))
             con.execute("UPDATE sessions SET finished_at=? WHERE study_id=? AND participant=? AND finished_at IS NULL",
                         (_now(), study_id, participant))
 

@@ -18,6 +18,7 @@
   var hiddenDuringTrial = false;
   var TAB = Math.random().toString(36).slice(2) + Date.now().toString(36);  // this tab's ownership token
   var stopped = false;     // another tab took over this participant: stop without writing
+  var K = { left: 'real', right: 'fake' };  // this participant's keys: F / left arrow / left button, J / right
   // Served by `gandiag human-serve` (http/https with a server block): answers are also sent to the server.
   var SERVER = (function () {
     var el = document.getElementById('server-config');
@@ -104,7 +105,43 @@
   // and one more frame. A screen change made in a frame callback reaches the display with that frame;
   // if the next callback comes more than 1.5 frames later, that frame (or one in between) was late
   // (busy main thread, hidden tab) and the durations on screen are not what was measured.
-  function present(trial, exposure, onMask) {
+  // Untimed (HYPE_inf): fixation, then the image until the answer (answers allowed from its onset), blank.
+  function presentUntimed(trial, onShown, answered) {
+    var F = S.frame_ms, nFix = toFrames(KIT.fixation_ms), image = stimulusFor(trial);
+    var phase = 'start', tFix = null, tOn = null, tBlank = null, prev = null, late = 0, maxGap = 0, n = 0;
+    return frames(function (ts) {
+      if (prev !== null) {
+        var gap = ts - prev;
+        // Late frames matter only until the image is confirmed on screen (its viewing time is free).
+        if (phase !== 'stimulus' && phase !== 'confirm') { if (gap > maxGap) maxGap = gap; if (gap > 1.5 * F) late += 1; }
+      }
+      prev = ts;
+      if (stopped) return null;
+      if (phase === 'start') {
+        tFix = ts;
+        if (nFix > 0) { setStage(fixation, 'fixation'); phase = 'fixation'; return undefined; }
+        phase = 'fixation';
+      }
+      if (phase === 'fixation') {
+        if (ts - tFix >= (nFix - 0.5) * F) { setStage(image, 'stimulus'); tOn = ts; phase = 'onset'; }
+        return undefined;
+      }
+      if (phase === 'onset') {
+        phase = 'stimulus';
+        onShown(tOn, timingFields(null, null, 0, null, tOn - tFix, late, maxGap, false));
+      }
+      if (phase === 'stimulus') {
+        n += 1;
+        if (answered.done) { setStage(blank, 'blank'); tBlank = ts; phase = 'confirm'; }
+        return undefined;
+      }
+      var fixMeasured = tOn - tFix;
+      var ok = Math.abs(fixMeasured - nFix * F) < 0.5 * F && late === 0;
+      return timingFields(null, tBlank - tOn, n, null, fixMeasured, late, maxGap, ok);
+    });
+  }
+  function present(trial, exposure, onMask, answered) {
+    if (KIT.untimed) return presentUntimed(trial, onMask, answered);
     var F = S.frame_ms;
     var nFix = toFrames(KIT.fixation_ms), nEx = toFrames(exposure), nMask = toFrames(KIT.mask_ms);
     var image = stimulusFor(trial);
@@ -149,7 +186,7 @@
   }
   function timingFields(nEx, measured, exFrames, maskMeasured, fixMeasured, late, maxGap, ok) {
     return {
-      exposure_frames: nEx, measured_ms: round1(measured), frames: exFrames,
+      exposure_frames: nEx, measured_ms: measured === null ? null : round1(measured), frames: exFrames,
       mask_measured_ms: maskMeasured === null ? null : round1(maskMeasured),
       fixation_measured_ms: round1(fixMeasured), late_frames: late, max_frame_gap_ms: round1(maxGap), timing_ok: ok
     };
@@ -171,7 +208,7 @@
   }
 
   function exposureFor(trial) {
-    if (trial.ex !== null) return { ms: trial.ex, level: null };
+    if (trial.ex !== null || KIT.untimed) return { ms: trial.ex, level: null };
     var level = S.stair.level;
     return { ms: KIT.staircase.ladder_ms[level], level: level };
   }
@@ -210,17 +247,19 @@
     hiddenDuringTrial = document.hidden;
     S.in_progress = trial.t;    // a trial cut short by a closed tab is recorded as interrupted
     if (!save()) return Promise.resolve();
-    var answerSaved = null;
+    var answerSaved = null, answered = { done: false };
     var shownP = present(trial, ex.ms, function (offset, provisional) {
       // The answer is saved the moment it is given (a tab closed now loses nothing), with the timing
       // known so far (timing_ok false until the mask is verified); the final timing replaces it.
       answerSaved = waitAnswer(offset).then(function (ans) {
+        answered.done = true;
         if (stopped) return null;
         var rec = Object.assign({
           trial: trial.t, phase: trial.ph, image: trial.img, attention: trial.att, exposure_ms: ex.ms
         }, provisional, {
           frame_ms: round1(S.frame_ms), response: ans.response, rt_ms: round1(ans.rt), input: ans.input,
-          staircase_level: ex.level, page_hidden: hiddenDuringTrial || document.hidden, answered_at: nowIso()
+          staircase_level: ex.level, page_hidden: hiddenDuringTrial || document.hidden, answered_at: nowIso(),
+          key_map: 'F=' + K.left + ',J=' + K.right
         });
         if (trial.truth !== undefined) {
           rec.correct = (ans.response === trial.truth);
@@ -231,7 +270,7 @@
         S.in_progress = null;
         return save() ? rec : null;
       });
-    });
+    }, answered);
     return shownP.then(function (shown) {
       if (shown === null) return null;
       return answerSaved.then(function (rec) {
@@ -241,7 +280,7 @@
         if (S.final) S.final[rec.trial] = true;
         if (!save()) return null;
         flush();
-        if (trial.ph !== 'practice') return null;
+        if (trial.ph !== 'practice' && !(KIT.feedback_all && trial.truth !== undefined)) return null;
         var fb = $('feedback');
         fb.className = rec.correct ? 'right' : 'wrong';
         fb.textContent = (rec.correct ? 'Correct: ' : 'Not quite: ') + 'that image was ' +
@@ -255,18 +294,83 @@
   function waitContinue(title, text) {
     $('ready-title').textContent = title;
     $('ready-text').textContent = text;
-    show('screen-ready');
+    return waitScreen('screen-ready', 'continue-btn');
+  }
+  // Show a screen until Space / Enter / its button, then the task screen.
+  function waitScreen(screenId, buttonId) {
+    show(screenId);
     return new Promise(function (resolve) {
       function go() {
         document.removeEventListener('keydown', onKey);
-        $('continue-btn').removeEventListener('click', go);
+        $(buttonId).removeEventListener('click', go);
         show('screen-task');
         resolve();
       }
       function onKey(e) { if (e.key === ' ' || e.key === 'Enter') { e.preventDefault(); go(); } }
       document.addEventListener('keydown', onKey);
-      $('continue-btn').addEventListener('click', go);
-      $('continue-btn').focus();
+      $(buttonId).addEventListener('click', go);
+      $(buttonId).focus();
+    });
+  }
+
+  // ---------- display: integer pixel scaling that fits the window ----------
+  // Every image pixel becomes k x k device pixels (k a whole number), with the stage no larger than
+  // display_px CSS pixels and small enough that the progress line, the stage and the answer buttons all
+  // fit in the window (the arrow keys answer, so nobody could scroll to buttons below the fold).
+  function fitStage() {
+    var dpr = window.devicePixelRatio || 1;
+    var stage = $('stage'), screens = document.querySelectorAll('.screen'), saved = [];
+    for (var i = 0; i < screens.length; i++) { saved.push(screens[i].hidden); screens[i].hidden = screens[i].id !== 'screen-task'; }
+    stage.style.width = '0px'; stage.style.height = '0px';
+    // Everything on the task screen but the stage (main's bottom includes its padding).
+    var reserve = Math.ceil(document.querySelector('main').getBoundingClientRect().bottom);
+    var width = $('screen-task').clientWidth - 16;
+    for (var j = 0; j < screens.length; j++) screens[j].hidden = saved[j];
+    var maxCss = Math.min(KIT.display_px, window.innerHeight - reserve, width);
+    var k = Math.floor(maxCss * dpr / KIT.image_px + 1e-9);
+    var css = k * KIT.image_px / dpr;
+    stage.style.width = css + 'px'; stage.style.height = css + 'px';
+    return { scale: k, stage_css_px: round1(css), window: [window.innerWidth, window.innerHeight], dpr: dpr,
+             fullscreen: !!document.fullscreenElement };
+  }
+  function describeDisplay(fit) {
+    return 'Your window is ' + fit.window[0] + ' \u00d7 ' + fit.window[1] + ' pixels and the screen refreshes about ' +
+      Math.round(1000 / S.frame_ms) + ' times per second. Images will be shown ' + Math.round(fit.stage_css_px) +
+      ' pixels wide (each image pixel as ' + fit.scale + ' \u00d7 ' + fit.scale + ' screen pixels).';
+  }
+  function refit() {
+    if (!S || !S.display) return;
+    var fit = fitStage();
+    if (fit.scale >= 1) { S.display = fit; $('display-text').textContent = describeDisplay(fit); save(); }
+  }
+  function displayCheck(fit) {
+    $('display-text').textContent = describeDisplay(fit);
+    $('fullscreen-btn').hidden = !document.documentElement.requestFullscreen;
+    return waitScreen('screen-display', 'display-continue-btn');
+  }
+  function setButtons() {
+    var real = $('btn-real'), fake = $('btn-fake');
+    var left = K.left === 'real' ? real : fake, right = left === real ? fake : real;
+    $('prompt').insertBefore(left, right);  // the left button answers like F and the left arrow
+    document.body.dataset.left = K.left;
+    [[left, 'F'], [right, 'J']].forEach(function (bk) {
+      bk[0].textContent = (bk[0] === real ? 'Real ' : 'Fake ');
+      var kbd = document.createElement('kbd'); kbd.textContent = bk[1]; bk[0].appendChild(kbd);
+    });
+  }
+
+  // ---------- optional demographics (every answer may be "prefer not to say") ----------
+  function askDemographics() {
+    show('screen-demographics');
+    return new Promise(function (resolve) {
+      function done() {
+        $('demo-submit').removeEventListener('click', done);
+        S.demographics = { age: $('demo-age').value, gender: $('demo-gender').value, vision: $('demo-vision').value };
+        S.demographics_done = true;
+        save();
+        resolve();
+      }
+      $('demo-submit').addEventListener('click', done);
     });
   }
 
@@ -274,7 +378,7 @@
     var trials = KIT.participants[S.participant];
     var nPractice = trials.filter(function (t) { return t.ph === 'practice'; }).length;
     var first = S.next;
-    var keys = ' Answer with F or \u2190 for real, J or \u2192 for fake.';
+    var keys = ' Answer with F or \u2190 for ' + K.left + ', J or \u2192 for ' + K.right + '.';
     var intro;
     if (first > 0) intro = waitContinue('Welcome back', 'You are continuing at ' + progressText(trials, Math.min(first, trials.length - 1)) + '.' + keys);
     else if (nPractice > 0) intro = waitContinue('Practice', 'First ' + nPractice + ' practice trials. After each one you will see whether you were right.' + keys);
@@ -285,7 +389,9 @@
       var p = Promise.resolve();
       // Also when resuming right after the last practice trial: the "no more feedback" notice must be seen.
       if (k > 0 && k === nPractice && trials[k - 1].ph === 'practice') {
-        p = waitContinue('Practice finished', 'The study begins now. From here on you will not be told whether you were right. Keep your eyes on the cross.');
+        p = waitContinue('Practice finished', 'The study begins now. ' + (KIT.feedback_all ?
+          'You will still be told after each image whether you were right.' :
+          'From here on you will not be told whether you were right.') + ' Keep your eyes on the cross.' + keys);
       }
       return p.then(function () { return runTrial(trials, k); }).then(function () { return step(k + 1); });
     }
@@ -293,6 +399,7 @@
   }
 
   function finish() {
+    if (KIT.demographics && !S.demographics_done) { askDemographics().then(finish); return; }
     S.complete = true;
     S.finished_at = S.finished_at || nowIso();
     if (!save()) return;
@@ -336,7 +443,8 @@
     $('done-text').textContent = left ? 'Sending your answers to the study server (' + left + ' left). Please keep ' +
       'this page open.' : 'Checking with the study server...';
     if (left) { flush(); setTimeout(finishOnServer, 300); return; }
-    post('finish', { kit_id: KIT.kit_id, participant: S.participant, token: S.token }).then(function (r) {
+    post('finish', { kit_id: KIT.kit_id, participant: S.participant, token: S.token,
+                     demographics: S.demographics || null }).then(function (r) {
       if (!r.ok) {
         if (r.status === 0 || r.status >= 500) { setTimeout(finishOnServer, retryMs); return; }
         $('done-text').textContent = 'The study server did not accept the end of the session: ' + r.error +
@@ -379,7 +487,8 @@
       gandiag_version: KIT.version,
       participant: S.participant, complete: !!S.complete, started_at: S.started_at,
       finished_at: S.finished_at || null, frame_ms: round1(S.frame_ms), user_agent: navigator.userAgent,
-      screen: S.screen, interrupted_trials: S.interrupted
+      screen: S.screen, display: S.display || null, demographics: S.demographics || null,
+      interrupted_trials: S.interrupted
     };
     var out = '{\n';
     Object.keys(head).forEach(function (k) { out += '  ' + JSON.stringify(k) + ': ' + JSON.stringify(head[k]) + ',\n'; });
@@ -404,8 +513,8 @@
   document.addEventListener('keydown', function (e) {
     if (!answerHandler || e.repeat) return;
     var k = e.key;
-    if (k === 'f' || k === 'F' || k === 'ArrowLeft') { e.preventDefault(); answerHandler('real', 'key:' + k, e.timeStamp); }
-    else if (k === 'j' || k === 'J' || k === 'ArrowRight') { e.preventDefault(); answerHandler('fake', 'key:' + k, e.timeStamp); }
+    if (k === 'f' || k === 'F' || k === 'ArrowLeft') { e.preventDefault(); answerHandler(K.left, 'key:' + k, e.timeStamp); }
+    else if (k === 'j' || k === 'J' || k === 'ArrowRight') { e.preventDefault(); answerHandler(K.right, 'key:' + k, e.timeStamp); }
   });
   $('btn-real').addEventListener('click', function (e) { if (answerHandler) answerHandler('real', 'button', e.timeStamp); });
   $('btn-fake').addEventListener('click', function (e) { if (answerHandler) answerHandler('fake', 'button', e.timeStamp); });
@@ -450,6 +559,8 @@
 
   function beginSession(pid, server) {
     var err = $('start-error');
+    K = KIT.keys[pid] || K;
+    setButtons();
     S = loadState(pid);
     if (S && S.complete && !server) { show('screen-done'); $('done-text').textContent = 'Participant ' + pid + ' has already finished this study in this browser. You can download the results again.'; return; }
     if (!S) {
@@ -476,7 +587,7 @@
     ]).then(estimateFrameMs).then(function (f) {
       S.frame_ms = f;
       // Sub-frame exposures cannot be shown: refuse rather than show a frame longer than designed.
-      var all = KIT.exposures_ms.concat(KIT.staircase ? KIT.staircase.ladder_ms : []);
+      var all = KIT.untimed ? [] : KIT.exposures_ms.concat(KIT.staircase ? KIT.staircase.ladder_ms : []);
       var tooShort = all.filter(function (ms) { return toFrames(ms) < 1; });
       if (tooShort.length) {
         show('screen-start');
@@ -485,26 +596,40 @@
           tooShort[0] + ' ms images of this study. Please use another screen or ask the experimenter.';
         return undefined;
       }
+      var fit = fitStage();
+      if (fit.scale < 1) {
+        show('screen-start');
+        $('start-btn').disabled = false;
+        err.textContent = 'This window is too small to show the images (' + fit.window[0] + ' \u00d7 ' + fit.window[1] +
+          ' pixels). Please enlarge the window or use another screen.';
+        return undefined;
+      }
+      S.display = fit;
       save();
       flush();
       if (S.complete) { finish(); return undefined; }
-      return runSession();
+      return displayCheck(fit).then(runSession);
     });
   }
 
   function init() {
-    var stage = $('stage');
-    stage.style.width = KIT.display_px + 'px';
-    stage.style.height = KIT.display_px + 'px';
     fixation = document.createElement('div'); fixation.className = 'fixation'; fixation.textContent = '+';
     blank = document.createElement('div');
     $('consent-text').textContent = KIT.consent;
+    $('instructions-text').textContent = KIT.instructions;
+    $('debrief-text').textContent = KIT.debrief;
+    $('fullscreen-btn').addEventListener('click', function () {
+      var r = document.documentElement.requestFullscreen && document.documentElement.requestFullscreen();
+      if (r && r.catch) r.catch(function () { $('display-text').textContent += ' (Full screen was refused.)'; });
+    });
+    document.addEventListener('fullscreenchange', refit);
+    window.addEventListener('resize', refit);
     $('kit-id').textContent = KIT.kit_id;
     var first = KIT.participants[Object.keys(KIT.participants)[0]];
     var np = first.filter(function (t) { return t.ph === 'practice'; }).length;
     $('n-practice').textContent = String(np);
     $('n-total').textContent = String(first.length);
-    var perTrial = (KIT.fixation_ms + KIT.mask_ms + 1500 + Math.max.apply(null, KIT.exposures_ms)) / 1000;
+    var perTrial = (KIT.fixation_ms + (KIT.untimed ? 3000 : KIT.mask_ms + 1500 + Math.max.apply(null, KIT.exposures_ms))) / 1000;
     $('n-minutes').textContent = String(Math.max(1, Math.round(first.length * perTrial / 60)));
     $('start-btn').addEventListener('click', start);
     $('pid-input').addEventListener('keydown', function (e) { if (e.key === 'Enter') start(); });

@@ -24,9 +24,14 @@ document.addEventListener('DOMContentLoaded', () => {
     .observe(stage, {attributes: true, attributeFilter: ['data-showing']});
 });
 """
-WAIT = ("() => ['ready', 'done'].includes(document.body.dataset.screen) || "
+WAIT = ("() => ['ready', 'display', 'done', 'demographics'].includes(document.body.dataset.screen) || "
         "document.getElementById('prompt').dataset.ready === '1'")
-KEYS = {"real": ["f", "ArrowLeft", "F"], "fake": ["j", "ArrowRight", "J"]}
+LEFT, RIGHT = ["f", "ArrowLeft", "F"], ["j", "ArrowRight", "J"]
+
+
+def _keys(page, response):
+    """The keys giving ``response`` for this participant (response keys are counterbalanced)."""
+    return LEFT if page.evaluate("document.body.dataset.left") == response else RIGHT
 # Answers saved so far (the session state; server mode also keeps a token key, skipped here).
 STATE_TRIALS = ("(() => { const k = Object.keys(localStorage).find(k => !k.includes('/token/'));"
                 " return JSON.parse(localStorage.getItem(k)).trials.length; })()")
@@ -71,14 +76,14 @@ def _answer(page, trials, choose, stop_after=None):
         screen = page.evaluate("document.body.dataset.screen")
         if screen == "done":
             return given
-        if screen == "ready":
+        if screen in ("ready", "display"):
             page.keyboard.press("Space")
-            page.wait_for_function("() => document.body.dataset.screen === 'task'")
+            page.wait_for_function(f"() => document.body.dataset.screen !== '{screen}'")
             continue
         number = page.evaluate(STATE_TRIALS)
         trial = trials[number]
         response = choose(trial)
-        page.keyboard.press(KEYS[response][k % 3])
+        page.keyboard.press(_keys(page, response)[k % 3])
         k += 1
         given[trial["trial"]] = response
         page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '0'")
@@ -124,16 +129,21 @@ def test_full_session_by_keyboard_matches_design(browser, small_kit, tmp_path):
         assert (r["image"], r["phase"], r["attention"], r["exposure_ms"]) == \
                (t["image"], t["phase"], t["attention"], t["exposure_ms"])
         assert r["response"] == given[t["trial"]] and r["input"].startswith("key:")
-    # Exposure honoured within two frames, by the page's own rAF clock ...
+    # Exposure honoured within two frames on every trial the page did not flag (a loaded machine drops
+    # frames; those trials are flagged, see the busy-page test), by the page's own rAF clock ...
     frame = exported["frame_ms"]
     assert 4 < frame < 60
+    ok = [r["timing_ok"] for r in rows]
+    assert sum(ok) >= len(rows) // 2
     for r in rows:
-        assert abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1, r
+        if r["timing_ok"]:
+            assert abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1, r
     # ... and by an independent observer of the DOM.
     shown = [(b[1] - a[1]) for a, b in zip(log, log[1:]) if a[0] == "stimulus"]
     assert len(shown) == len(trials)
-    for dur, t in zip(shown, trials):
-        assert abs(dur - t["exposure_ms"]) <= 2 * frame + 1, (dur, t)
+    for dur, t, good in zip(shown, trials, ok):
+        if good:
+            assert abs(dur - t["exposure_ms"]) <= 2 * frame + 1, (dur, t)
     csv_rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
     assert [(int(c["trial"]), c["image"], c["response"]) for c in csv_rows] == \
            [(r["trial"], r["image"], r["response"]) for r in rows]
@@ -165,6 +175,8 @@ def test_closed_tab_resumes_without_losing_answers(browser, small_kit, tmp_path)
     downloads = []
     page.on("download", lambda d: downloads.append(d))
     _start(page, "P03")
+    page.wait_for_function("() => document.body.dataset.screen === 'display'")
+    page.keyboard.press("Space")
     page.wait_for_function("() => document.body.dataset.screen === 'ready'")
     assert page.inner_text("#ready-title") == "Welcome back"
     rest = _answer(page, trials, _choose)
@@ -208,7 +220,7 @@ def test_staircase_follows_three_down_one_up(browser, tmp_path, fake_npz, kit_bu
     assert [r["exposure_ms"] for r in state["trials"]] == expected
     assert [r["correct"] for r in state["trials"]] == [pattern[n] for n in range(1, 11)]
     frame = state["frame_ms"]
-    assert all(abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1 for r in state["trials"])
+    assert all(abs(r["measured_ms"] - r["exposure_ms"]) <= 2 * frame + 1 for r in state["trials"] if r["timing_ok"])
     assert errors == []
 
 
@@ -325,7 +337,7 @@ def test_same_id_in_two_tabs_loses_nothing(browser, small_kit, tmp_path):
     downloads = []
     second.on("download", lambda d: downloads.append(d))
     _start(second, "P02")
-    second.wait_for_function("() => document.body.dataset.screen === 'ready'")
+    second.wait_for_function("() => document.body.dataset.screen === 'display'")
     # The old tab answers once more: it must stop instead of overwriting the new tab's state.
     first.bring_to_front()
     first.wait_for_function(WAIT, timeout=15000)
@@ -365,13 +377,13 @@ def _answer_n(page, trials, n, given):
         screen = page.evaluate("document.body.dataset.screen")
         if screen == "done":
             return
-        if screen == "ready":
+        if screen in ("ready", "display"):
             page.keyboard.press("Space")
-            page.wait_for_function("() => document.body.dataset.screen === 'task'")
+            page.wait_for_function(f"() => document.body.dataset.screen !== '{screen}'")
             continue
         t = trials[page.evaluate(STATE_TRIALS)]
         response = t["truth"] if t["trial"] % 3 else ("real" if t["truth"] == "fake" else "fake")
-        page.keyboard.press(KEYS[response][0])
+        page.keyboard.press(_keys(page, response)[0])
         given[t["trial"]] = response
         page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '0'")
 
@@ -433,3 +445,109 @@ def test_crowd_session_survives_server_sigkill(browser, small_kit, tmp_path, cap
     scored = [t for t in trials if t["phase"] == "main" and not t["attention"]]
     assert scores["overall"]["accuracy"]["value"] == pytest.approx(
         sum(given[t["trial"]] == t["truth"] for t in scored) / len(scored))
+
+
+def test_untimed_hype_infinity_image_stays_until_the_answer(browser, tmp_path, fake_npz, kit_builder, capsys):
+    kit = kit_builder(tmp_path / "inf", fake_npz, trials=4, untimed=True, practice=0, attention=0, participants=1)
+    assert all(t["exposure_ms"] is None for t in kit.design["participants"][0]["trials"])
+    requests, errors = [], []
+    context = _context(browser, requests)
+    page = _open(context, kit.out, requests, errors)
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    assert "stays until you answer" in page.inner_text("#instructions-text")
+    _start(page, "P01")
+    trials = kit.design["participants"][0]["trials"]
+    for t in trials:
+        page.wait_for_function(WAIT, timeout=15000)
+        while page.evaluate("document.body.dataset.screen") in ("ready", "display"):
+            page.keyboard.press("Space")
+            page.wait_for_function(WAIT, timeout=15000)
+        page.wait_for_timeout(400)  # long after any timed exposure would have ended: still on screen
+        assert page.evaluate("document.getElementById('stage').dataset.showing") == "stimulus"
+        page.keyboard.press(_keys(page, t["truth"])[0])
+        page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '0'")
+    path = _export(page, tmp_path, downloads)
+    context.close()
+    rows = json.loads(path.read_text())["trials"]
+    assert all(r["exposure_ms"] is None and r["measured_ms"] >= 380 and r["mask_measured_ms"] is None for r in rows)
+    assert all(r["rt_ms"] >= 380 for r in rows)  # from image onset: the answer was possible all along
+    assert main(["human-score", str(path), "--design", str(kit.out), "--bootstrap", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "untimed  n=4" in out and "accuracy        100.0%" in out
+    assert errors == []
+
+
+def test_feedback_throughout_swapped_keys_texts_and_demographics(browser, tmp_path, fake_npz, kit_builder):
+    from gandiag.human.kit import build_kit
+    from gandiag.human.design import StudyConfig
+
+    cfg = StudyConfig(trials=4, exposures_ms=(100,), practice=0, attention=0, participants=2, fixation_ms=100,
+                      mask_ms=100, display_px=112, seed=3, feedback="all", demographics=True)
+    kit = build_kit("mnist-subset:test", str(fake_npz), tmp_path / "fb", cfg, consent="Custom consent 42.",
+                    texts={"instructions": "Digits: real ones are handwritten scans.", "debrief": "Debrief XYZ."})
+    assert kit.design["participants"][1]["keys"] == {"left": "fake", "right": "real"}
+    requests, errors = [], []
+    context = _context(browser, requests)
+    page = _open(context, kit.out, requests, errors)
+    downloads = []
+    page.on("download", lambda d: downloads.append(d))
+    assert page.inner_text("#instructions-text") == "Digits: real ones are handwritten scans."
+    assert page.inner_text("#consent-text") == "Custom consent 42."
+    _start(page, "P02")
+    page.wait_for_function("() => document.body.dataset.screen === 'display'")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.body.dataset.screen === 'ready'")
+    assert "F or \u2190 for fake, J or \u2192 for real" in page.inner_text("#ready-text")
+    buttons = page.eval_on_selector_all("#prompt button", "bs => bs.map(b => b.id)")
+    assert buttons == ["btn-fake", "btn-real"]  # the left button answers like F
+    page.keyboard.press("Space")
+    trials = kit.design["participants"][1]["trials"]
+    feedback = []
+    for t in trials:
+        page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '1'", timeout=15000)
+        page.keyboard.press("f")  # F = fake for P02
+        page.wait_for_function("() => document.getElementById('feedback').textContent !== ''", timeout=5000)
+        feedback.append(page.inner_text("#feedback"))
+    assert all(("Correct" in f) == (t["truth"] == "fake") for f, t in zip(feedback, trials))
+    page.wait_for_function("() => document.body.dataset.screen === 'demographics'", timeout=15000)
+    page.select_option("#demo-age", "25-34")
+    page.click("#demo-submit")
+    page.wait_for_function("() => document.body.dataset.screen === 'done'")
+    assert page.inner_text("#debrief-text") == "Debrief XYZ."
+    path = _export(page, tmp_path, downloads)
+    context.close()
+    exported = json.loads(path.read_text())
+    assert exported["demographics"] == {"age": "25-34", "gender": "", "vision": ""}
+    assert all(r["response"] == "fake" and r["key_map"] == "F=fake,J=real" for r in exported["trials"])
+    assert errors == []
+
+
+@pytest.mark.parametrize("viewport, display_px, expected", [
+    ((1366, 657), 560, None),   # the laptop case: buttons must stay on screen
+    ((900, 700), 256, 252),     # 28-px digits: 9 x 28, not uneven 9/10-px pixels
+])
+def test_fit_to_screen_with_integer_pixel_scaling(browser, tmp_path, fake_npz, kit_builder, viewport, display_px,
+                                                  expected):
+    kit = kit_builder(tmp_path / "fit", fake_npz, display_px=display_px, participants=1, practice=0)
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = context.new_page()
+    page.goto((kit.out / "index.html").as_uri())
+    _start(page, "P01")
+    page.wait_for_function("() => document.body.dataset.screen === 'display'")
+    text = page.inner_text("#display-text")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.body.dataset.screen === 'ready'")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('prompt').dataset.ready === '1'", timeout=15000)
+    size = page.evaluate("document.getElementById('stage').getBoundingClientRect().width")
+    bottom = page.evaluate("Math.max(...[...document.querySelectorAll('#prompt button')].map("
+                           "b => b.getBoundingClientRect().bottom))")
+    context.close()
+    assert size % 28 == 0 and size <= display_px
+    assert bottom <= viewport[1]
+    if expected is not None:
+        assert size == expected
+    else:
+        assert size >= 28 * 10  # as large as fits, not the minimum
+    assert f"{int(size)} pixels wide (each image pixel as {int(size) // 28}" in text

@@ -146,3 +146,18 @@ def test_config_roundtrip_and_unknown_keys():
     assert StudyConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(GandiagError, match="unknown keys"):
         StudyConfig.from_dict({**cfg.to_dict(), "trails": 3})
+
+
+def test_protocol_options():
+    d = build_design(StudyConfig(trials=8, untimed=True, participants=2, practice=2, attention=2))
+    assert all(t["exposure_ms"] is None for p in d["participants"] for t in p["trials"])
+    assert [p["keys"] for p in d["participants"]] == [{"left": "real", "right": "fake"},
+                                                      {"left": "fake", "right": "real"}]
+    same = build_design(StudyConfig(trials=12, exposures_ms=(250, 500), participants=2, counterbalance_keys=False))
+    assert all(p["keys"] == {"left": "real", "right": "fake"} for p in same["participants"])
+    with pytest.raises(GandiagError, match="exclude each other"):
+        StudyConfig(trials=8, untimed=True, staircase=True, exposures_ms=(100, 200))
+    with pytest.raises(GandiagError, match="--feedback must be practice or all"):
+        StudyConfig(feedback="sometimes")
+    with pytest.raises(GandiagError, match=r"--trials 7 cannot be split evenly into real/fake x 1 model"):
+        StudyConfig(trials=7, untimed=True)

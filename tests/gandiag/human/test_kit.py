@@ -161,3 +161,13 @@ def test_masks_are_built_from_the_pool():
     assert masks.shape == (3, 1, 14, 14)
     assert set(np.unique(masks)) <= {np.float32(0.2), np.float32(0.8)}
     assert len(np.unique(masks)) == 2  # tiles from both images
+
+
+def test_mnist_masks_are_not_mostly_black():
+    from gandiag.data import load_mnist_subset
+
+    digits = load_mnist_subset("test").images[:60]
+    masks = scramble_masks(digits, 8, seed=0)
+    assert (digits < 0.05).mean() > 0.75  # digits are mostly background ...
+    assert (masks < 0.05).mean() < 0.5  # ... their masks are not (random cuts gave ~80 % black)
+    assert np.array_equal(masks, scramble_masks(digits, 8, seed=0))
