@@ -2,6 +2,9 @@
 
 Tests call ``speedups.record(group, side, seconds)`` with side "gandiag" or "peer";
 the terminal summary prints ``peer / gandiag`` per group (median of the rounds).
+``speedups.peak_rss(group, side, fn)`` runs ``fn`` once and records its peak extra
+resident memory (VmHWM reset through /proc/self/clear_refs, minus the RSS before),
+printed next to the speed-up.
 """
 import statistics
 from collections import defaultdict
@@ -10,6 +13,21 @@ import pytest
 
 _TIMINGS = defaultdict(lambda: defaultdict(list))
 _NOTES = {}
+_PEAKS = defaultdict(dict)
+
+
+def _status_kib(key: str) -> int:
+    with open("/proc/self/status") as f:
+        return int(next(line for line in f if line.startswith(key)).split()[1])
+
+
+def measure_peak_rss(fn):
+    """``(result, peak extra RSS in bytes)`` of one call (Linux: VmHWM reset via clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets the peak resident set size to the current one
+    before = _status_kib("VmRSS")
+    result = fn()
+    return result, (_status_kib("VmHWM") - before) * 1024
 
 
 class _Speedups:
@@ -17,6 +35,15 @@ class _Speedups:
         _TIMINGS[group][side].append(float(seconds))
         if note:
             _NOTES[group] = note
+
+    def peak_rss(self, group, side, fn):
+        """Run ``fn`` once, record its peak extra RSS (bytes) for ``side``; returns fn's result."""
+        result, peak = measure_peak_rss(fn)
+        self.record_peak(group, side, peak)
+        return result
+
+    def record_peak(self, group, side, peak_bytes):
+        _PEAKS[group][side] = float(peak_bytes)
 
     def record_benchmark(self, group, side, benchmark, scale=1.0, note=None):
         """Record the median of a finished pytest-benchmark run (times ``scale``)."""
@@ -42,6 +69,9 @@ def pytest_terminal_summary(terminalreporter):
         ratio = f"{peer / ours:.2f}x" if ours and peer else "n/a"
         line = f"{group}: gandiag {ours if ours is None else f'{ours:.3f}'} s, " \
                f"peer {peer if peer is None else f'{peer:.3f}'} s, speed-up {ratio}"
+        if group in _PEAKS:
+            line += "; peak extra RSS " + ", ".join(f"{side} {v / 2 ** 30:.3f} GiB"
+                                                    for side, v in sorted(_PEAKS[group].items()))
         if group in _NOTES:
             line += f"  [{_NOTES[group]}]"
         terminalreporter.write_line(line)

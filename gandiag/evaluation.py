@@ -98,7 +98,8 @@ class Reference:
         self.o = options
         ref = load_images(options.ref)
         self.mnist_like = tuple(ref.shape) == MNIST_SHAPE
-        self.metrics = resolve_metrics(options.metrics, self.mnist_like)
+        self.domain = data_domain(ref)
+        self.metrics = resolve_metrics(options.metrics, self.mnist_like, domain=self.domain)
         if heldout is None and any(METRICS.get(m).needs_heldout for m in self.metrics):
             spec = options.heldout
             if spec is None and options.ref in ("mnist-subset", "mnist-subset:train"):
@@ -168,6 +169,7 @@ class _Context:
         self.fake = fake
         self.ref = reference.ref
         self.mnist_like = reference.mnist_like
+        self.domain = reference.domain
         self._fake_feats: Dict[str, Dict[str, np.ndarray]] = {}
         self.used_extractors: set = set()
         self._heldout_checked = False
@@ -198,7 +200,11 @@ class _Context:
             )
 
     def default_extractor(self) -> str:
-        return self.o.extractor or ("mnist-classifier" if self.mnist_like else "inception-v3-fid")
+        if self.o.extractor:
+            return self.o.extractor
+        if self.mnist_like:
+            return "fashion-classifier" if self.domain == "fashion" else "mnist-classifier"
+        return "inception-v3-fid"
 
     def memo(self, key, compute: Callable[[], object]):
         """A quantity derived from the real data only, computed once per :class:`Reference`."""
@@ -229,7 +235,8 @@ class _Context:
                 f"the MNIST classifier needs 1x28x28 grayscale digits; the generated images are "
                 f"{'x'.join(map(str, self.fake.shape))} (for other data use fid/is/kid/prdc with --extractor)"
             )
-        return "mnist-classifier"
+        # a Fashion-MNIST reference is classified by the shipped Fashion classifier (same network)
+        return "fashion-classifier" if self.domain == "fashion" else "mnist-classifier"
 
 
 def _check_disjoint(heldout: ImageSet, ref: ImageSet) -> None:
@@ -245,9 +252,23 @@ def _check_disjoint(heldout: ImageSet, ref: ImageSet) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-def resolve_metrics(names: Optional[Sequence[str]], mnist_like: bool) -> List[str]:
+def data_domain(ref: ImageSet) -> str:
+    """The reference's domain for default metrics: ``fashion`` (Fashion-MNIST), ``mnist`` (other 1x28x28),
+    ``stacked-mnist`` (3x28x28) or ``natural``."""
+    if tuple(ref.shape) == MNIST_SHAPE:
+        return "fashion" if ref.kind == "fashion-mnist" or ref.source.startswith("fashion-mnist") else "mnist"
+    if tuple(ref.shape) == (3, 28, 28):
+        return "stacked-mnist"
+    return "natural"
+
+
+def resolve_metrics(names: Optional[Sequence[str]], mnist_like: bool, *, domain: Optional[str] = None) -> List[str]:
     if names is None:
-        return list(DEFAULT_MNIST if mnist_like else DEFAULT_NATURAL)
+        # Fashion-MNIST gets the MNIST defaults (its classifier stands in) plus its own; Stacked MNIST
+        # gets only its own (the natural-image defaults need InceptionV3 weights).
+        base = list(DEFAULT_MNIST if mnist_like else [] if domain == "stacked-mnist" else DEFAULT_NATURAL)
+        extra = default_metrics(domain) if domain in ("fashion", "stacked-mnist") else []
+        return base + [m for m in extra if m not in base]
     if not [n for n in names if str(n).strip()]:
         raise GandiagError("metrics: the list is empty; name at least one (see gandiag.metrics.list_metrics()), "
                            "or omit --metrics for the defaults")

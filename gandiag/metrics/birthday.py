@@ -220,3 +220,63 @@ def _crossing(sizes: Sequence[int], probs: Sequence[float]):
             t = (0.5 - p0) / (p - p0)
             return float(math.exp(math.log(s0) + t * (math.log(s) - math.log(s0)))), "estimate"
     return float(sizes[-1]), "at_least"
+
+
+# ------------------------------------------------------------------------------------ metric record
+def _step(ctx) -> Dict[str, object]:
+    o = ctx.options
+    space = o.birthday_space or ctx.default_extractor()
+    held = ctx.heldout  # real images disjoint from the samples (checked by the context)
+    if space == "pixels":
+        ctx.require_same_shape("the birthday test in pixel space")
+        fake = ctx.fake.images.reshape(len(ctx.fake), -1)
+        real = held.images.reshape(len(held), -1)
+    else:
+        fake, real = ctx.features(space, "fake"), ctx.features(space, "heldout")
+    out = birthday_test(fake, real, num_batches=o.birthday_batches, max_batch=o.birthday_max_batch, seed=o.seed)
+    out["space"] = space
+    if out["pairs"]:
+        idx = np.asarray(out["pairs"])
+        ctx.arrays["birthday_pairs"] = np.stack([ctx.fake.images[idx[:, 0]], ctx.fake.images[idx[:, 1]]], axis=1)
+    return out
+
+
+def _support_text(r) -> str:
+    sign = {"estimate": "≈", "at_least": ">", "at_most": "≤"}[r["status"]]
+    return f"{sign} {r['support_estimate']:,.0f}"
+
+
+def _rows(r):
+    from .record import Row
+
+    dups = sum(r["pair_is_duplicate"])
+    return [Row("birthday", f"support {_support_text(r)}",
+                f"duplicates in half the batches at s = {r['s_half']:.0f}" if r["status"] == "estimate" else
+                f"status {r['status']} (batch sizes {r['batch_sizes'][0]}..{r['batch_sizes'][-1]}); "
+                f"{dups} of the {len(r['pairs'])} closest pairs below the real threshold",
+                str(r.get("space", "")), flag=r["status"] != "at_least")]
+
+
+def _summary(r) -> str:
+    return (f"birthday test: support {_support_text(r)} images ({r['status']}; "
+            f"{sum(r['pair_is_duplicate'])}/{len(r['pairs'])} closest pairs are duplicates)  [higher is better]")
+
+
+def _register() -> None:
+    from ..options import Option
+    from .record import Metric, register_metric
+
+    register_metric(Metric(
+        "birthday", "Birthday-paradox support estimate", True, 0.0,
+        "Batch size s at which half the generated batches contain a near-duplicate pair (closer than any "
+        "real batch's closest pair); support ≈ s². Label-free; needs held-out real images.",
+        PAPER, run=_step, feature_space="extractor", min_samples=32, needs_heldout=True,
+        options=(Option("birthday_batches", int, DEFAULT_BATCHES, "birthday test: batches per batch size"),
+                 Option("birthday_max_batch", int, 2048, "birthday test: largest batch size tried"),
+                 Option("birthday_space", Optional[str], None, "birthday test: feature space (an extractor name or "
+                        "pixels; default: the evaluation's extractor)")),
+        rows=_rows, summary=_summary, section="Birthday-paradox test",
+        function="gandiag.metrics.birthday.birthday_test", order=29))
+
+
+_register()

@@ -154,3 +154,73 @@ def _predict(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
             out.append(logits.argmax(1).numpy())
     return np.concatenate(out).astype(np.int64)
 
+
+
+# ------------------------------------------------------------------------------------ metric records
+def _labels_or_error(ctx, what: str):
+    fake_y = ctx.fake.labels
+    if fake_y is None:
+        raise GandiagError(f"{what} needs a conditional generator's labels: a generator with num_classes in its "
+                           "metadata (or --num-classes K), or samples saved with a 'labels' array")
+    return np.asarray(fake_y)
+
+
+def _num_classes(fake_y: np.ndarray, ref_y: np.ndarray) -> int:
+    return int(max(fake_y.max(), ref_y.max())) + 1
+
+
+def _intra_fid_step(ctx) -> Dict[str, object]:
+    fake_y = _labels_or_error(ctx, "intra-fid")
+    ref_y = ctx.ref.labels
+    if ref_y is None:
+        raise GandiagError(f"intra-fid needs labelled real images: --ref {ctx.options.ref} has no labels "
+                           "(use an idx/npz reference with labels, e.g. mnist-subset or fashion-mnist)")
+    space = ctx.options.extractor or ctx.default_extractor()
+    out = intra_class_fid(ctx.features(space, "fake"), fake_y, ctx.features(space, "ref"), np.asarray(ref_y),
+                          _num_classes(fake_y, np.asarray(ref_y)))
+    out["extractor"] = space
+    return out
+
+
+def _cas_step(ctx) -> Dict[str, object]:
+    fake_y = _labels_or_error(ctx, "cas")
+    held = ctx.heldout
+    if held.labels is None:
+        raise GandiagError(f"cas tests on labelled held-out real images, but {held.source} has no labels; "
+                           "pass --heldout with labels (e.g. mnist-subset:test, fashion-mnist:test)")
+    out = classification_accuracy_score(ctx.fake.images, fake_y, held.images, held.labels,
+                                        epochs=ctx.options.cas_epochs, seed=ctx.options.seed)
+    out["test_data"] = held.source
+    return out
+
+
+def _register() -> None:
+    from ..options import Option
+    from .record import Metric, Row, fmt, register_metric
+
+    register_metric(Metric(
+        "intra-fid", "Intra-class FID (mean over classes)", False, 0.0,
+        "FID between generated and real images of each class, averaged; sees a generator that draws the "
+        "wrong class for a label, which plain FID cannot.", PAPERS["intra-fid"],
+        run=_intra_fid_step, feature_space="extractor", min_samples=20,
+        rows=lambda r: [Row("intra-fid", fmt(r["intra_fid"]),
+                            "worst class " + str(int(np.argmax(r["per_class"]))) + f" ({fmt(max(r['per_class']))})",
+                            str(r.get("extractor", "")))],
+        summary=lambda r: f"intra-class FID: {r['intra_fid']:.3f} (mean of {len(r['per_class'])} classes)  "
+                          "[lower is better]",
+        function="gandiag.metrics.conditional.intra_class_fid", order=27))
+    register_metric(Metric(
+        "cas", "Classification Accuracy Score", True, 0.0,
+        "Accuracy on real held-out images of a small CNN trained only on generated (image, label) pairs "
+        "(28x28 grayscale, 10 classes); costs a short training run, reported in seconds.", PAPERS["cas"],
+        run=_cas_step, upper_bound=1.0, feature_space="pixels", min_samples=100, needs_heldout=True,
+        options=(Option("cas_epochs", int, 3, "CAS: training epochs over the generated samples"),),
+        rows=lambda r: [Row("cas", fmt(r["cas"], percent=True),
+                            f"trained on {r['num_train']} generated, tested on {r['num_test']} real; "
+                            f"{r['seconds']:.0f} s", "gandiag 28x28 CNN")],
+        summary=lambda r: f"classification accuracy score: {100 * r['cas']:.1f}% ({r['seconds']:.0f} s of training)"
+                          "  [higher is better]",
+        function="gandiag.metrics.conditional.classification_accuracy_score", order=27))
+
+
+_register()

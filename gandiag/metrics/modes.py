@@ -128,9 +128,17 @@ def _modes_step(ctx):
     result.update(reference_fractions=(ref_counts / ref_counts.sum()).tolist(),
                   low_confidence_fraction=float(np.mean(probs.max(axis=1) < 0.5)),
                   mode_threshold=threshold, classifier=name)
+    if name == "fashion-classifier":  # name the classes, not just their numbers
+        from ..features.fashion_classifier import CLASS_NAMES
+
+        result.update(class_names=list(CLASS_NAMES), missing_names=[CLASS_NAMES[c] for c in result["missing"]])
     labels = ctx.fake.labels
     if labels is not None and labels.max() < k:  # conditional generator: does it obey y?
-        result["conditioning_accuracy"] = float(np.mean(logits.argmax(axis=1) == labels))
+        from .conditional import label_accuracy
+
+        acc = label_accuracy(logits.argmax(axis=1), labels, k)
+        result["conditioning_accuracy"] = acc["accuracy"]
+        result["conditioning_per_class"] = acc["per_class"]
     return result
 
 
@@ -142,14 +150,14 @@ def _classes_text(classes, limit: int = 20) -> str:
 def _modes_rows(r):
     from .record import Row, fmt
 
-    missing = r.get("missing") or []
+    missing = r.get("missing_names") or r.get("missing") or []
     value = f"{r.get('covered')} / {r.get('num_classes')}" + (f"\nmissing: {_classes_text(missing)}" if missing else "")
     return [Row("modes", value, f"KL to data {fmt(r.get('kl_to_reference'))} nats", str(r.get("classifier", "")),
                 flag=bool(missing))]
 
 
 def _modes_summary(mo):
-    missing = ", ".join(map(str, mo["missing"])) or "none"
+    missing = ", ".join(map(str, mo.get("missing_names") or mo["missing"])) or "none"
     kl = mo.get("kl_to_reference")
     return (f"modes covered: {mo['covered']}/{mo['num_classes']} (missing: {missing})"
             + (f"; KL to reference {kl:.3f} nats" if kl is not None else ""))

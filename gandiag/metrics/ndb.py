@@ -230,3 +230,73 @@ def ndb(samples, reference=None, *, bins: Optional[NDBBins] = None, num_bins: in
 def under_populated_examples(result: Dict[str, object], bins: NDBBins, limit: int = 8) -> List[List[int]]:
     """Reference row indices nearest the centres of the ``limit`` most significant under-populated bins."""
     return [[int(i) for i in bins.examples[b] if i >= 0] for b in list(result["under"])[:limit]]
+
+
+# ------------------------------------------------------------------------------------ metric record
+def _space(ctx) -> str:
+    """NDB's feature space: --ndb-space, else the evaluation's default extractor."""
+    return ctx.options.ndb_space or ctx.default_extractor()
+
+
+def _rows_of(ctx, which: str, space: str) -> np.ndarray:
+    if space == "pixels":
+        images = ctx.fake.images if which == "fake" else ctx.ref.images
+        return images.reshape(len(images), -1)
+    return ctx.features(space, which)
+
+
+def _step(ctx) -> Dict[str, object]:
+    o = ctx.options
+    space = _space(ctx)
+    if space == "pixels":
+        ctx.require_same_shape("ndb in pixel space")
+    bins = ctx.memo(("ndb-bins", space, o.ndb_bins, o.seed),
+                    lambda: ndb_bins(_rows_of(ctx, "ref", space), o.ndb_bins, seed=o.seed))
+    out = ndb(_rows_of(ctx, "fake", space), bins=bins, alpha=o.ndb_alpha)
+    out.pop("sample_bins")
+    examples = under_populated_examples(out, bins, limit=8)
+    out["under_examples"] = examples            # reference row indices, nearest each centre first
+    if examples:  # for the report: (bins, 8, C, H, W) real images nearest each under-populated centre
+        tiles = np.zeros((len(examples), DEFAULT_EXAMPLES) + tuple(ctx.ref.shape), dtype=np.float32)
+        for b, ex in enumerate(examples):
+            tiles[b, :len(ex)] = ctx.ref.images[np.asarray(ex[:DEFAULT_EXAMPLES])]
+        ctx.arrays["ndb_under_images"] = tiles
+    labels = ctx.ref.labels
+    if labels is not None and examples:       # which real classes the abandoned bins hold
+        out["under_majority_labels"] = [int(np.bincount(labels[np.asarray(ex)]).argmax()) for ex in examples]
+    out["space"] = space
+    return out
+
+
+def _rows(r):
+    from .record import Row, fmt
+
+    detail = f"JS {fmt(r['js'])}; {len(r['under'])} bins too empty, {len(r['over'])} too full " \
+             f"(alpha {r['alpha']:g}, {r['num_samples']} vs {r['num_reference']} images)"
+    return [Row("ndb", f"{r['ndb']} / {r['num_bins']} (NDB/K {r['ndb_k']:.2f})", detail, str(r.get("space", "")),
+                flag=r["ndb_k"] > 0.25)]
+
+
+def _summary(r) -> str:
+    return (f"NDB: {r['ndb']}/{r['num_bins']} bins differ (NDB/K {r['ndb_k']:.3f}, JS {r['js']:.4f}); "
+            f"{len(r['under'])} under-populated  [lower is better]")
+
+
+def _register() -> None:
+    from ..options import Option
+    from .record import Metric, register_metric
+
+    register_metric(Metric(
+        "ndb", "Number of statistically different bins (NDB/K)", False, 0.0,
+        "k-means bins of the reference; per bin a two-proportion z-test of generated vs reference share. "
+        "Label-free: the under-populated bins show what the generator no longer draws.",
+        PAPER, run=_step, upper_bound=1.0, feature_space="extractor", min_samples=20,
+        options=(Option("ndb_bins", int, DEFAULT_BINS, "NDB: number of k-means bins K (the paper's 100)"),
+                 Option("ndb_alpha", float, DEFAULT_ALPHA, "NDB: significance level of each bin's z-test"),
+                 Option("ndb_space", Optional[str], None, "NDB: feature space (an extractor name or pixels; "
+                        "default: the evaluation's extractor)")),
+        rows=_rows, summary=_summary, section="Statistically different bins (NDB)",
+        default_for=("fashion",), function="gandiag.metrics.ndb.ndb", order=28))
+
+
+_register()

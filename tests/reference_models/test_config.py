@@ -22,7 +22,9 @@ def test_required_presets_exist():
 def test_gan2014_preset_follows_the_pylearn2_yaml():
     c = preset("gan2014-mnist")
     assert (c.arch, c.z_dim, c.optimizer, c.g_lr, c.d_lr, c.batch_size) == ("gan2014", 100, "sgd", 0.1, 0.1, 100)
-    assert (c.beta1, c.beta2, c.lr_decay, c.min_lr, c.prior) == (0.5, 0.7, 1.000004, 1e-6, "normal")
+    assert (c.beta1, c.beta2, c.lr_decay, c.min_lr) == (0.5, 0.7, 1.000004, 1e-6)
+    # AdversaryCost2's simultaneous update; Generator(noise="uniform") = U(-sqrt3, sqrt3) = sqrt3 * U(-1, 1)
+    assert (c.update, c.prior, c.z_scale) == ("simultaneous", "uniform", 3 ** 0.5)
 
 
 def test_overrides_are_typed():
