@@ -71,6 +71,17 @@ def options_from_args(args):
                            **dataclass_kwargs_from_args(EvaluateOptions, args))
 
 
+def _warn_unpublished(metrics) -> None:
+    """Numbers from non-published Inception weights: a warning on stderr, not only a provenance row."""
+    import sys
+
+    from ..weights_notice import unpublished_notices
+
+    prov = metrics.get("provenance") if isinstance(metrics, dict) else None
+    for notice in unpublished_notices((prov or {}).get("extractors", {})):
+        print(f"warning: {notice}", file=sys.stderr)
+
+
 def run(args) -> int:
     from ..evaluation import resolve_metrics
     from ..fileio import atomic_write_json
@@ -104,17 +115,6 @@ def run(args) -> int:
     print_summary(result.metrics)
     print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
     return 0
-
-
-def _warn_unpublished(metrics) -> None:
-    """Numbers from non-published Inception weights: a warning on stderr, not only a provenance row."""
-    import sys
-
-    from ..weights_notice import unpublished_notices
-
-    prov = metrics.get("provenance") if isinstance(metrics, dict) else None
-    for notice in unpublished_notices((prov or {}).get("extractors", {})):
-        print(f"warning: {notice}", file=sys.stderr)
 
 
 def _run_toy(args) -> int:

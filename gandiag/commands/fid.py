@@ -93,5 +93,15 @@ def run(args) -> int:
         return 0
     b, _ = _stats(args.b, args, cache)
     value = frechet_distance(a.mean, a.cov, b.mean, b.cov)
-    print(f"FID: {value:.6f}" + (f"  [{cache['ext'].name}]" if "ext" in cache else ""))
+    tag = ""
+    if "ext" in cache:
+        import sys
+
+        from ..weights_notice import unpublished_notice
+
+        notice = unpublished_notice(cache["ext"].name, cache["ext"].provenance())
+        if notice:  # said before the number, and the number carries the label too
+            print(f"warning: {notice}", file=sys.stderr)
+        tag = f"  [{cache['ext'].name}{', unpublished weights' if notice else ''}]"
+    print(f"FID: {value:.6f}{tag}")
     return 0

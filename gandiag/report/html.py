@@ -354,7 +354,11 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
         sections.append(("other", section("other", "Other results", json_block(other))))
     if prov:
         sections.append(("provenance", _provenance_section(prov)))
+    from ..weights_notice import unpublished_notices
+
+    notices = unpublished_notices(prov.get("extractors", {}))  # first lines: never only a provenance row
     header = (f'<p class="subtitle">{esc(" · ".join(s for s in sub if s))}</p>'
+              + highlights([("bad", f"Warning: {n}") for n in notices])
               + highlights(_evaluation_highlights(m))
               + toc([(a, _SECTION_TITLES[a]) for a, _ in sections]))
     return document(title, header, [html for _, html in sections])
