@@ -17,10 +17,16 @@ OUT/<run>/ when several runs are given); generator files form one timeline. Ever
 checkpoint is sampled with the same seed; the shipped MNIST classifier counts digits,
 classifier-feature FID tracks quality and a nearest-neighbour test flags copying. Verdict: healthy / partial collapse / collapse / memorization.
 
+Where no shipped classifier fits the reference (anything but MNIST-like digits and
+Fashion-MNIST), or with --label-free, the verdict and plots come from label-free evidence
+instead: NDB/K, PRDC recall/coverage and the birthday-paradox support estimate, each
+compared with held-out real images scored the same way (--extractor picks the space).
+
 examples:
   gandiag diagnose runs/dcgan --out diag/
   gandiag diagnose runs/collapse runs/dcgan --num-samples 1000 --out diag/   # one verdict per run
   gandiag diagnose g_epoch1.ts g_epoch5.ts g_epoch9.ts --out diag/
+  gandiag diagnose runs/dcgan --label-free --extractor mnist-classifier --out diag/
 """
 
 
@@ -38,6 +44,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mode-threshold", type=float, default=0.2,
                         help="a class is covered with at least this share of its fair share N/K")
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--label-free", action="store_true",
+                        help="judge with NDB, PRDC recall/coverage and the birthday test instead of a classifier "
+                        "(automatic when no shipped classifier fits the reference)")
+    parser.add_argument("--extractor", default=None,
+                        help="feature space of the label-free evidence (default: inception-v3-fid; "
+                        "mnist-classifier/fashion-classifier for 28x28 data; pixels)")
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)
@@ -57,10 +69,10 @@ def run(args) -> int:
         check_output_dir(args.out, names, inputs=[*args.inputs, args.ref, args.heldout], force=args.force)
     options = EvaluateOptions(ref=args.ref, heldout=args.heldout, batch_size=args.batch_size, seed=args.seed,
                               device=resolve_device(args.device), cache_dir=args.cache_dir,
-                              mode_threshold=args.mode_threshold, progress=not args.quiet)
+                              mode_threshold=args.mode_threshold, progress=not args.quiet, extractor=args.extractor)
     results = diagnose_runs(args.inputs, num_samples=args.num_samples, options=options, z_dim=args.z_dim,
                             output_range=args.output_range, trust_pickle=args.trust_pickle,
-                            max_checkpoints=args.max_checkpoints)
+                            max_checkpoints=args.max_checkpoints, label_free=True if args.label_free else None)
     for name, result, arrays in results:
         if several:
             print(f"== {name}")
@@ -69,14 +81,18 @@ def run(args) -> int:
             out = Path(args.out) / name if several else Path(args.out)
             atomic_write_json(out / "diagnosis.json", result)
             from ..report import render_diagnosis_report
+            from ..report.label_free import render_label_free_report
 
             inputs = dict(groups)[name]
-            render_diagnosis_report(result, arrays, out / "report.html", title="gandiag diagnosis: " + " ".join(inputs))
+            render = render_label_free_report if result.get("mode") == "label-free" else render_diagnosis_report
+            render(result, arrays, out / "report.html", title="gandiag diagnosis: " + " ".join(inputs))
             print(f"wrote {out / 'diagnosis.json'} and {out / 'report.html'}")
     return 0
 
 
 def print_diagnosis(result) -> None:
+    if result.get("mode") == "label-free":
+        return _print_label_free(result)
     print(f"{'checkpoint':>16}  covered  missing          FID     copy")
     for row in result["checkpoints"]:
         missing = ",".join(map(str, row["missing"])) or "-"
@@ -84,5 +100,17 @@ def print_diagnosis(result) -> None:
               f"{row['copy_fraction']:>6.1%}")
     v = result["verdict"]
     print(f"verdict: {v['verdict'].upper()}")
+    for line in v["evidence"]:
+        print(f"  - {line}")
+
+
+def _print_label_free(result) -> None:
+    sign = {"estimate": "~", "at_least": ">", "at_most": "<="}
+    print(f"{'checkpoint':>16}  NDB/K  recall  coverage  birthday support")
+    for row in [result["baseline"]] + list(result["checkpoints"]):
+        print(f"{row['label']:>16}  {row['ndb_k']:5.2f}  {row['recall']:6.2f}  {row['coverage']:8.2f}  "
+              f"{sign[row['support_status']]} {row['support_estimate']:,.0f}")
+    v = result["verdict"]
+    print(f"verdict: {v['verdict'].upper()} (label-free evidence)")
     for line in v["evidence"]:
         print(f"  - {line}")

@@ -100,6 +100,7 @@ def diagnose(
     trust_pickle: bool = False,
     max_checkpoints: Optional[int] = None,
     reference: Optional[Reference] = None,
+    label_free: Optional[bool] = None,
 ) -> Tuple[Dict[str, object], Dict[str, np.ndarray]]:
     """Evaluate each checkpoint and return ``(diagnosis, arrays)``.
 
@@ -109,6 +110,9 @@ def diagnose(
         options: evaluation options (``ref``, ``seed``, ``mode_threshold``, ...);
             the metrics are fixed to ``modes``, ``mnist-fid`` and ``neighbours``.
         max_checkpoints: keep at most this many, evenly spaced, always including the last.
+        label_free: judge with NDB, PRDC and the birthday test instead of a classifier
+            (:mod:`gandiag.diagnostics.label_free`); None: when no shipped classifier fits the
+            reference (anything but MNIST / Fashion-MNIST).
 
     Returns:
         ``diagnosis`` (JSON-able: ``checkpoints``, ``verdict``, ``reference_fractions``,
@@ -125,6 +129,17 @@ def diagnose(
     if max_checkpoints is not None and len(specs) > max_checkpoints >= 2:
         keep = np.unique(np.linspace(0, len(specs) - 1, max_checkpoints).round().astype(int))
         specs = [specs[i] for i in keep]
+    if label_free is None:
+        from ..data import load_images
+        from ..evaluation import data_domain
+        from .label_free import needs_label_free
+
+        label_free = needs_label_free(reference.domain if reference is not None else data_domain(load_images(options.ref)))
+    if label_free:
+        from .label_free import diagnose_label_free
+
+        return diagnose_label_free(specs, options=options, num_samples=num_samples, z_dim=z_dim,
+                                   output_range=output_range, trust_pickle=trust_pickle)
     opts = replace(options, metrics=DIAGNOSE_METRICS, bootstrap=0)
     if reference is None:
         reference = Reference(opts)  # real-data features and held-out distances, computed once for all checkpoints

@@ -23,6 +23,16 @@ import numpy as np
 from ..errors import GandiagError
 from ._checks import check_int
 
+#: One definition of "covered" for evaluate, diagnose and the reference trainer's monitor: a class is
+#: covered when it holds at least ``DEFAULT_MODE_THRESHOLD`` times its fair share N/K of the samples
+#: (0.5 -> 5 % of the samples for 10 classes). Results record the threshold used.
+DEFAULT_MODE_THRESHOLD = 0.5
+
+
+def covered_min_fraction(num_classes: int, mode_threshold: float = DEFAULT_MODE_THRESHOLD) -> float:
+    """The share of all samples a class needs to count as covered: ``mode_threshold / num_classes``."""
+    return float(mode_threshold) / int(num_classes)
+
 
 def _labels(x, name: str, num_classes: int) -> np.ndarray:
     arr = np.asarray(x)
@@ -121,7 +131,7 @@ def _modes_step(ctx):
     ref_logits = ctx.features(name, "ref", "logits")
     k = logits.shape[1]
     threshold = ctx.options.mode_threshold
-    result = mode_coverage(logits, num_classes=k, reference=ref_logits, min_fraction=threshold / k)
+    result = mode_coverage(logits, num_classes=k, reference=ref_logits, min_fraction=covered_min_fraction(k, threshold))
     probs = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs /= probs.sum(axis=1, keepdims=True)
     ref_counts = np.bincount(ref_logits.argmax(axis=1), minlength=k)
@@ -173,8 +183,9 @@ def _register():
         "MNIST, 1000 for Stacked MNIST), with KL to the data's class histogram.",
         "Che, Li, Jacob, Bengio, Li. Mode Regularized GANs. ICLR 2017; Metz et al. Unrolled GANs. ICLR 2017",
         run=_modes_step, feature_space="mnist-classifier", min_samples=10,
-        options=(Option("mode_threshold", float, 0.2,
-                        "a class is covered with at least this share of its fair share N/K"),),
+        options=(Option("mode_threshold", float, DEFAULT_MODE_THRESHOLD,
+                        "a class is covered with at least this share of its fair share N/K (0.5: 5% of the samples "
+                        "for 10 classes; the trainer's monitor uses the same rule)"),),
         rows=_modes_rows, summary=_modes_summary, section="Mode coverage", default_for=("mnist",),
         function="gandiag.metrics.mode_coverage", order=25))
 

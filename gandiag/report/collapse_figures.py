@@ -135,3 +135,41 @@ def toy_scatter(points: np.ndarray, centres: np.ndarray, std: float, result: Opt
         ax.set_title(title, fontsize=11)
         fig.tight_layout()
         return _png(fig)
+
+
+def label_free_over_steps(checkpoints: Sequence[Mapping], baseline: Optional[Mapping] = None) -> bytes:
+    """NDB/K, PRDC recall/coverage and the birthday support per checkpoint (dashed: real-vs-real baseline)."""
+    if not checkpoints:
+        raise GandiagError("label_free_over_steps: no checkpoints")
+    steps = np.array([c["step"] for c in checkpoints], dtype=float)
+    with rc_context(_STYLE):
+        fig = Figure(figsize=(7.6, 6.6))
+        axes = fig.subplots(3, 1, sharex=True)
+        ax = axes[0]
+        ax.plot(steps, [c["ndb_k"] for c in checkpoints], "o-", color=BAD, label="NDB/K")
+        if baseline:
+            ax.axhline(baseline["ndb_k"], color=REFERENCE, linestyle="--", label="held-out real")
+        ax.set_ylabel("NDB/K")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(loc="upper left", frameon=False)
+        ax = axes[1]
+        for key, color in (("recall", GENERATED), ("coverage", GOOD)):
+            ax.plot(steps, [c[key] for c in checkpoints], "o-", color=color, label=key)
+            if baseline:
+                ax.axhline(baseline[key], color=color, linestyle="--", linewidth=1, alpha=0.6)
+        ax.set_ylabel("PRDC")
+        ax.set_ylim(-0.03, 1.03)
+        ax.legend(loc="upper left", frameon=False)
+        ax = axes[2]
+        support = np.array([c["support_estimate"] for c in checkpoints], dtype=float)
+        marks = {"estimate": "o", "at_least": "^", "at_most": "v"}
+        for c, s, v in zip(checkpoints, steps, support):
+            ax.plot([s], [v], marks[c["support_status"]], color=ACCENT)
+        ax.plot(steps, support, "-", color=ACCENT, alpha=0.5)
+        ax.set_yscale("log")
+        ax.set_ylabel("birthday support")
+        ax.set_xlabel("training step")
+        ax.set_title("▲ lower bound (no duplicates found), ● estimate, ▼ upper bound", fontsize=9,
+                     fontweight="normal")
+        fig.tight_layout()
+        return _png(fig)
