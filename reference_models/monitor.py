@@ -7,8 +7,9 @@ Every ``monitor_every`` steps the trainer generates ``monitor_samples`` images f
      "max_fraction": 0.13, "kl_to_uniform": 0.01, "fid": 12.3, ...}
 
 * ``covered``: digits that the shipped MNIST classifier (``gandiag.features``,
-  ``mnist-classifier``) assigns to at least ``COVERAGE_FRACTION`` (5 %) of the samples
-  (:func:`gandiag.metrics.modes.mode_coverage`); a collapsing generator loses digits here
+  ``mnist-classifier``) assigns to at least 5 % of the samples: gandiag's one definition
+  (:data:`gandiag.metrics.modes.DEFAULT_MODE_THRESHOLD` = 0.5 of the fair share N/K, the same
+  rule ``gandiag evaluate``/``diagnose`` apply; logged as ``mode_threshold``); a collapsing generator loses digits here
   while it happens. Stacked MNIST counts the 1000 (R, G, B) digit triples instead, each
   covered with at least one sample.
 * ``fid``: Fréchet distance between the classifier's 128-d penultimate features of the
@@ -34,7 +35,6 @@ from .data import TrainData
 from .nets import output_range
 from .samples import generate_canonical, sample_prior
 
-COVERAGE_FRACTION = 0.05
 EXTRACTOR = "mnist-classifier"
 
 
@@ -74,7 +74,7 @@ class Monitor:
     def evaluate(self, generator: torch.nn.Module) -> Dict[str, Any]:
         """Coverage and FID of the generator's samples for the fixed z (see module doc)."""
         from gandiag.metrics.frechet import frechet_distance
-        from gandiag.metrics.modes import mode_coverage
+        from gandiag.metrics.modes import DEFAULT_MODE_THRESHOLD, covered_min_fraction, mode_coverage
         from gandiag.metrics.stats import FeatureStats
 
         start = time.perf_counter()
@@ -86,7 +86,7 @@ class Monitor:
             modes = digits.reshape(len(images), 3) @ np.array([100, 10, 1], dtype=np.int64)
             cov = mode_coverage(modes, num_classes=1000, min_count=1)
         else:
-            cov = mode_coverage(digits, num_classes=10, min_fraction=COVERAGE_FRACTION)
+            cov = mode_coverage(digits, num_classes=10, min_fraction=covered_min_fraction(10, DEFAULT_MODE_THRESHOLD))
         fake = FeatureStats.from_features(out["features"])
         fid = frechet_distance(self.real_stats.mean, self.real_stats.cov, fake.mean, fake.cov)
         result: Dict[str, Any] = {
@@ -94,6 +94,8 @@ class Monitor:
             "max_fraction": cov["max_fraction"], "kl_to_uniform": cov["kl_to_uniform"],
             "coverage_threshold": cov["threshold"], "fid": fid, "num_samples": len(images),
         }
+        if not self.stacked:
+            result["mode_threshold"] = DEFAULT_MODE_THRESHOLD
         if not self.stacked:
             result["counts"] = cov["counts"]
         if self.y is not None:

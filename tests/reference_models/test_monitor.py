@@ -82,3 +82,17 @@ def test_stacked_mnist_counts_digit_triples():
     assert truth - 10 <= result["covered"] <= truth  # the classifier misreads a few digits at most
     same = monitor.evaluate(Replay(real[:1]))
     assert same["covered"] == 1 and same["max_fraction"] == 1.0
+
+
+def test_monitor_and_evaluate_share_one_definition_of_covered():
+    """'covered' is one rule (share of the fair share N/K) with one default, in the monitor and in evaluate."""
+    import numpy as np
+
+    from gandiag.evaluation import EvaluateOptions
+    from gandiag.metrics.modes import DEFAULT_MODE_THRESHOLD, covered_min_fraction, mode_coverage
+
+    assert EvaluateOptions().mode_threshold == DEFAULT_MODE_THRESHOLD
+    labels = np.repeat(np.arange(10), [100, 100, 100, 100, 100, 100, 100, 100, 150, 50])[:1000]
+    labels[:60] = 9  # digit 0 keeps 40 of 1000 samples: 4 % < 5 %, so it is missing
+    cov = mode_coverage(labels, num_classes=10, min_fraction=covered_min_fraction(10))
+    assert cov["threshold"] == 50 and 0 in cov["missing"]
