@@ -271,13 +271,13 @@ def _load_torch_file(path: Path, *, trust_pickle: bool, opts) -> GeneratorSource
 
     import torch
 
-    from .safe_load import PICKLE_HINT, is_plain_pickle, load_trusted_pickle
+    from .safe_load import PICKLE_HINT, UnsafeFileError, is_plain_pickle, load_trusted_pickle
 
     if is_plain_pickle(path):
         # A pickle.dump file: refused before a byte is unpickled, or read once with pickle.load
         # (torch.load would run its first object and then fail on the missing magic number).
         if not trust_pickle:
-            raise GandiagError(f"{path} is a Python pickle; {PICKLE_HINT}")
+            raise UnsafeFileError(f"{path} is a Python pickle; {PICKLE_HINT}")
         return _trusted_object(load_trusted_pickle(path), path, opts)
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
