@@ -15,7 +15,7 @@ if _sys.argv[:1] == ["-m"]:  # `python -m reference_models.X` is starting (argv[
 
     quiet_interrupts_until_ready()
 
-from .checkpoint import CHECKPOINT_FORMAT  # noqa: E402, GENERATOR_FORMAT, generator_meta, load_generator, read_checked
+from .checkpoint import CHECKPOINT_FORMAT, GENERATOR_FORMAT, generator_meta, load_generator, read_checked  # noqa: E402
 from .config import PRESETS, TrainConfig, apply_overrides, from_dict, preset, preset_names  # noqa: E402
 
 __all__ = [
