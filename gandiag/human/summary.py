@@ -202,10 +202,13 @@ def render_image_grid(scores: Dict, kit_dir, columns: int = 10) -> Optional[byte
                    key=lambda e: (-e["judged_real_rate"], -e["n"], e["image"]))
     if not fakes or not all((Path(kit_dir) / "images" / f"{e['image']}.png").is_file() for e in fakes):
         return None
+    columns = min(columns, len(fakes))
     rows = -(-len(fakes) // columns)
-    fig = Figure(figsize=(1.3 * columns, 1.55 * rows + 0.5), dpi=100)
+    several = len(scores.get("models") or []) > 1
+    fig = Figure(figsize=(max(4.0, 1.3 * columns), 1.55 * rows + 0.6), dpi=100)
     FigureCanvasAgg(fig)
-    fig.suptitle("fake images, most often judged real first (judged real / shown; model)", fontsize=10)
+    fig.suptitle("fake images, most often judged real first\n(judged real / shown" + ("; model)" if several else ")"),
+                 fontsize=9)
     for k, e in enumerate(fakes):
         ax = fig.add_subplot(rows, columns, k + 1)
         path = Path(kit_dir) / "images" / f"{e['image']}.png"
@@ -215,10 +218,10 @@ def render_image_grid(scores: Dict, kit_dir, columns: int = 10) -> Optional[byte
         ax.set_xticks([])
         ax.set_yticks([])
         label = f"{e['judged_real']}/{e['n']}"
-        if len(scores.get("models") or []) > 1:
+        if several:
             label += f" {e['model']}"
         ax.set_title(label, fontsize=7)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (1.55 * rows + 0.6)))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

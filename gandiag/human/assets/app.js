@@ -451,9 +451,7 @@
           ' Please contact the organiser and mention kit ' + KIT.kit_id + '.';
         return;
       }
-      var text = 'You have finished, and all your answers have been received. Thank you!';
-      if (r.completion_code) text += ' Your completion code is ' + r.completion_code + '.';
-      $('done-text').textContent = text;
+      $('done-text').textContent = 'You have finished, and all your answers have been received.';
       $('done-text').dataset.finished = '1';
       if (r.completion_code) { $('completion-code').textContent = r.completion_code; $('completion').hidden = false; }
       if (r.redirect_url) {
@@ -628,6 +626,7 @@
     var first = KIT.participants[Object.keys(KIT.participants)[0]];
     var np = first.filter(function (t) { return t.ph === 'practice'; }).length;
     $('n-practice').textContent = String(np);
+    if (np === 0) $('practice-note').hidden = true;
     $('n-total').textContent = String(first.length);
     var perTrial = (KIT.fixation_ms + (KIT.untimed ? 3000 : KIT.mask_ms + 1500 + Math.max.apply(null, KIT.exposures_ms))) / 1000;
     $('n-minutes').textContent = String(Math.max(1, Math.round(first.length * perTrial / 60)));
