@@ -1,25 +1,29 @@
-"""Export a trained generator in three self-describing formats.
+"""Export a trained generator in self-describing formats; ``.pt2`` and ONNX lead.
 
-``python -m reference_models.export RUN_OR_CKPT --out DIR`` (also run at the end of training,
-into ``runs/x/export/``) writes:
+``python -m reference_models.export RUN_OR_CKPT --out DIR [--onnx]`` (also run at the end of
+training, into ``runs/x/export/``) writes:
 
-* ``generator.ts`` — TorchScript (``torch.jit.trace`` of the eval-mode generator). Meta::
-
-      extra = {"gandiag.json": ""}
-      g = torch.jit.load(path, _extra_files=extra); meta = json.loads(extra["gandiag.json"])
-
-* ``generator.pt2`` — ``torch.export`` program with a dynamic batch dimension. Meta::
+* ``generator.pt2`` — ``torch.export`` program with a dynamic batch dimension (the leading
+  format: torch's own serialization, loaded without TorchScript). Meta::
 
       extra = {"gandiag.json": ""}
       g = torch.export.load(path, extra_files=extra).module(); meta = json.loads(extra["gandiag.json"])
 
+* ``generator.onnx`` (with ``--onnx`` / ``onnx=True``; needs the ``onnx`` extra) — the same
+  graph for onnxruntime and every non-torch tool; meta in the model prop ``gandiag.json``.
+  Exported by ``torch.onnx.export(dynamo=True)``, not the deprecated TorchScript path.
 * ``generator_state.pt`` — plain state dict + config + meta, ``weights_only``-loadable::
 
       obj = torch.load(path, weights_only=True); meta = obj["meta"]
       g, meta = reference_models.load_generator(path)      # rebuilds the module
 
-All three compute the same function: ``G(z)`` or ``G(z, y)`` (conditional), see
-:mod:`reference_models.nets` for the convention and ``meta`` in :mod:`reference_models.checkpoint`.
+* ``generator.ts`` — TorchScript (``torch.jit.trace``), kept for tools that only read
+  TorchScript; torch 2.14 marks ``torch.jit`` deprecated, and those notices are kept out of
+  the user's output.
+
+All compute the same function: ``G(z)`` or ``G(z, y)`` (conditional), see
+:mod:`reference_models.nets` for the convention and ``meta`` in :mod:`reference_models.checkpoint`;
+each file is reloaded and compared with the module before export returns.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from .checkpoint import GENERATOR_FORMAT, config_of, generator_meta, read_checke
 from .config import TrainConfig
 from .nets import build_generator
 
-META_FILE = "gandiag.json"
+META_FILE = "gandiag.json"  # gandiag's metadata file name, read by gandiag.generators (same value)
 
 
 def example_inputs(meta: Dict[str, Any], batch: int = 4) -> Tuple[torch.Tensor, ...]:
@@ -54,8 +58,9 @@ def example_inputs(meta: Dict[str, Any], batch: int = 4) -> Tuple[torch.Tensor, 
 
 
 def export_generator(generator: nn.Module, config: TrainConfig, step: int, out_dir, *,
-                     torch_export: bool = True) -> Dict[str, Path]:
-    """Write ``generator_state.pt``, ``generator.ts`` and (if supported) ``generator.pt2``.
+                     torch_export: bool = True, onnx: bool = False) -> Dict[str, Path]:
+    """Write ``generator.pt2`` (if supported), ``generator_state.pt``, ``generator.ts`` and, with
+    ``onnx=True``, ``generator.onnx``.
 
     The generator is copied to CPU in eval mode; each export is reloaded and compared with the
     module on example inputs before this returns, so a broken export fails here, not later.
@@ -97,7 +102,47 @@ def export_generator(generator: nn.Module, config: TrainConfig, step: int, out_d
         except Exception as exc:  # torch.export coverage varies across torch versions
             print(f"warning: torch.export of the generator failed ({type(exc).__name__}: {exc}); "
                   "generator.ts and generator_state.pt were written", file=sys.stderr)
+    if onnx:
+        written["onnx"] = export_onnx(g, inputs, meta, out / "generator.onnx", expected)
     return written
+
+
+def export_onnx(g: nn.Module, inputs, meta: Dict[str, Any], path, expected=None) -> Path:
+    """``torch.onnx.export(dynamo=True)`` with a dynamic batch and ``gandiag.json`` as a model prop.
+
+    The file is reloaded with onnxruntime (when installed) and compared with ``expected``.
+    """
+    import contextlib
+
+    try:
+        import onnx as onnx_lib
+    except ImportError:
+        raise GandiagError("ONNX export needs the onnx extra: pip install 'gandiag[onnx]' (onnx, onnxruntime, "
+                           "onnxscript)") from None
+    names = ["z", "y"][:len(inputs)]
+    batch = torch.export.Dim("batch", min=2, max=1 << 16)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
+        warnings.simplefilter("ignore")
+        try:
+            program = torch.onnx.export(g, tuple(inputs), input_names=names, output_names=["images"],
+                                        dynamic_shapes=tuple({0: batch} for _ in inputs), dynamo=True)
+        except Exception as exc:
+            raise GandiagError(f"ONNX export of the generator failed: {type(exc).__name__}: {exc}") from None
+    model = program.model_proto
+    onnx_lib.helper.set_model_props(model, {META_FILE: json.dumps(meta)})
+    path = atomic_write_bytes(path, model.SerializeToString())
+    if expected is not None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return path
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {n: t.numpy() for n, t in zip(names, inputs)}
+        got = torch.from_numpy(session.run(None, feeds)[0])
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-5):
+            diff = (got - expected).abs().max().item()
+            raise GandiagError(f"export {path} does not reproduce the generator (max abs difference {diff:.3g})")
+    return path
 
 
 def _check_same(module, inputs, expected, path) -> None:
@@ -137,27 +182,29 @@ def read_exported(path) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     return program.module(), json.loads(extra[META_FILE])
 
 
-def export_from_checkpoint(path, out_dir) -> Dict[str, Path]:
-    """Export the generator of a run folder or checkpoint file."""
+def export_from_checkpoint(path, out_dir, *, onnx: bool = False) -> Dict[str, Path]:
+    """Export the generator of a run folder or checkpoint file (``onnx=True``: also ``generator.onnx``)."""
     obj = read_checked(path, "checkpoint")
     config = config_of(obj, path)
     generator = build_generator(config)
     generator.load_state_dict(obj["generator"])
-    return export_generator(generator, config, int(obj.get("step", 0)), out_dir)
+    return export_generator(generator, config, int(obj.get("step", 0)), out_dir, onnx=onnx)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m reference_models.export",
-        description="Export a reference generator as TorchScript, torch.export and a plain state dict.",
+        description="Export a reference generator as a torch.export program (.pt2), ONNX (--onnx), a plain "
+                    "state dict and TorchScript.",
         epilog="examples:\n  python -m reference_models.export runs/dcgan --out runs/dcgan/export\n"
                "  python -m reference_models.export runs/dcgan/checkpoints/step_0000500.pt --out exp500",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="run folder (uses checkpoints/last.pt) or a checkpoint .pt")
-    parser.add_argument("--out", required=True, help="folder for generator.ts / generator.pt2 / generator_state.pt")
+    parser.add_argument("--out", required=True, help="folder for generator.pt2 / .onnx / _state.pt / .ts")
+    parser.add_argument("--onnx", action="store_true", help="also write generator.onnx (needs the onnx extra)")
     args = parser.parse_args(argv)
     try:
-        written = export_from_checkpoint(args.source, args.out)
+        written = export_from_checkpoint(args.source, args.out, onnx=args.onnx)
     except GandiagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

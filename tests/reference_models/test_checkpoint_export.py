@@ -114,3 +114,24 @@ def test_checkpoint_holds_only_weights_only_types(run):
             "data_batches", "meta"} <= set(state)
     assert state["rng"]["torch"].dtype == torch.uint8 and state["rng"]["noise"].dtype == torch.uint8
     json.dumps(state["config"]) and json.dumps(state["meta"])
+
+
+@pytest.mark.slow
+def test_onnx_export_matches_pt2_through_gandiag(run, tmp_path, capsys, recwarn):
+    """--onnx writes generator.onnx (dynamo exporter, meta as a model prop) that gandiag samples like the .pt2."""
+    pytest.importorskip("onnxruntime")
+    if run.name.rstrip("0123456789") != "cgan-mnist":  # one preset (conditional: z and y inputs) is enough
+        pytest.skip("ONNX export checked on cgan-mnist only (each export takes seconds)")
+    import numpy as np
+
+    from gandiag.sources import load_source
+
+    assert export_main([str(run), "--out", str(tmp_path / "exp"), "--onnx"]) == 0
+    out = capsys.readouterr().out
+    assert all(line.split(":")[0] in ("state", "ts", "pt2", "onnx") for line in out.strip().splitlines()), out
+    assert not [w for w in recwarn if "deprecat" in str(w.message).lower()]  # no jit/onnx notices for users
+    onnx_images = load_source(str(tmp_path / "exp" / "generator.onnx"), num_samples=40, seed=3)
+    pt2_images = load_source(str(tmp_path / "exp" / "generator.pt2"), num_samples=40, seed=3)
+    assert onnx_images.kind == "onnx" and onnx_images.provenance["generator"]["num_classes"] == 10
+    np.testing.assert_allclose(onnx_images.images, pt2_images.images, atol=1e-5)
+    np.testing.assert_array_equal(onnx_images.labels, pt2_images.labels)
