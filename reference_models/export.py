@@ -39,13 +39,13 @@ import torch
 from torch import nn
 
 from gandiag.errors import GandiagError
+from gandiag.generators import META_FILE  # gandiag's metadata file name: defined once, on gandiag's side
 from gandiag.fileio import atomic_write_bytes
 
 from .checkpoint import GENERATOR_FORMAT, config_of, generator_meta, read_checked, save_torch_atomic
 from .config import TrainConfig
 from .nets import build_generator
 
-META_FILE = "gandiag.json"  # gandiag's metadata file name, read by gandiag.generators (same value)
 
 
 def example_inputs(meta: Dict[str, Any], batch: int = 4) -> Tuple[torch.Tensor, ...]:
