@@ -81,19 +81,26 @@ class Store:
         if not create:
             if not self.path.is_file():
                 raise GandiagError(f"{self.path}: database not found")
-        elif self.path.exists() and not is_database(self.path) and self.path.stat().st_size > 0:
+        elif self.path.is_dir() or (self.path.exists() and not is_database(self.path) and self.path.stat().st_size > 0):
             raise GandiagError(f"--db {self.path} exists and is not an SQLite database; choose another --db")
         if create:
-            with closing(self._connect()) as con:
-                con.execute("PRAGMA journal_mode=WAL")
-                con.executescript(_SCHEMA)
-                row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                if row is None:
-                    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise GandiagError(f"--db {self.path}: schema version {row[0]} is not supported "
-                                       f"(this gandiag writes {SCHEMA_VERSION})")
-                con.commit()
+            try:
+                self._create()
+            except sqlite3.Error as exc:
+                raise GandiagError(f"--db {self.path}: cannot open or create the database ({exc}); check the "
+                                   "path and its permissions") from None
+
+    def _create(self) -> None:
+        with closing(self._connect()) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(_SCHEMA)
+            row = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise GandiagError(f"--db {self.path}: schema version {row[0]} is not supported "
+                                   f"(this gandiag writes {SCHEMA_VERSION})")
+            con.commit()
 
     def _connect(self) -> sqlite3.Connection:
         if self._read_only:

@@ -221,3 +221,30 @@ def test_score_database_errors_name_the_kit(small_kit, tmp_path, fake_npz, kit_b
     with pytest.raises(GandiagError, match=f"no answers for study '{small_kit.design['study_id']}' .*holds studies "
                                            f"\\['{sid}'"):
         read_responses([tmp_path / "o.sqlite"], small_kit.design)
+
+
+def test_human_serve_cli_errors_are_one_line(small_kit, tmp_path, capsys):
+    from gandiag.cli import build_parser
+
+    args = build_parser().parse_args(["human-serve", str(small_kit.out), "--db", "x.sqlite"])
+    assert args.host == "127.0.0.1"  # loopback unless asked otherwise
+    cases = [
+        (["human-serve", str(tmp_path / "nokit"), "--db", str(tmp_path / "a.sqlite")], "file not found"),
+        (["human-serve", str(small_kit.out), "--db", str(tmp_path)], "is not an SQLite database"),
+        (["human-serve", str(small_kit.out), "--db", str(tmp_path / "b.sqlite"), "--redirect-url", "ftp://x"],
+         "must start with https://"),
+        (["human-serve", str(small_kit.out), "--db", str(tmp_path / "c.sqlite"), "--port", "70000"], "--port must be"),
+        (["human-serve", str(small_kit.out), "--db", str(tmp_path / "d.sqlite"), "--id-param", "a-b"], "--id-param"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err, err
+    busy = make_server(StudyServer(small_kit.out, Store(tmp_path / "e.sqlite")), "127.0.0.1", 0, quiet=True)
+    try:
+        port = busy.server_address[1]
+        assert main(["human-serve", str(small_kit.out), "--db", str(tmp_path / "f.sqlite"), "--port",
+                     str(port)]) == 2
+        assert "choose another --port" in capsys.readouterr().err
+    finally:
+        busy.server_close()
