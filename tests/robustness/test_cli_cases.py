@@ -185,7 +185,7 @@ def build_workspace(root: Path, marker: Path) -> Dict[str, Path]:
 
     assert train_main(["--config", "collapse", "--out", str(w / "runs/runA"), "--steps", "4", "--set",
                        "checkpoint_every=2", "--quiet"]) == 0
-    for name in ("runB", "runF", "runlog", "runlock", "runtmp"):
+    for name in ("runB", "runF", "runlog", "runlock", "runtmp", "runkill"):
         shutil.copytree(w / "runs/runA", w / "runs" / name)
     from reference_models import preset
     from reference_models.checkpoint import CHECKPOINT_FORMAT, generator_meta
@@ -198,6 +198,9 @@ def build_workspace(root: Path, marker: Path) -> Dict[str, Path]:
     log = (w / "runs/runlog/log.jsonl").read_text().splitlines()
     (w / "runs/runlog/log.jsonl").write_text("\n".join(log[:1] + ["{not json"] + log[1:]) + "\n")
     (w / "runs/runtmp/checkpoints/.last.pt.k1l2m3.tmp").write_bytes(b"\0" * 1000)
+    # what a SIGKILL mid-write leaves: a temporary and a step file newer than last.pt
+    (w / "runs/runkill/checkpoints/.last.pt.x9y8z7.tmp").write_bytes(b"\0" * 1000)
+    shutil.copy(w / "runs/runkill/checkpoints/last.pt", w / "runs/runkill/checkpoints/step_0000099.pt")
     (w / "runs/runlock/.lock").unlink(missing_ok=True)
     for run in (w / "runs").iterdir():  # lock files are the trainer's, not part of what is compared
         (run / ".lock").unlink(missing_ok=True)
@@ -249,6 +252,12 @@ def _fid_zero(w: Path, result: dict) -> Optional[str]:
 def _tmp_cleaned(w: Path, result: dict) -> Optional[str]:
     left = list((w / "runs/runtmp/checkpoints").glob(".*.tmp"))
     return f"stale temporaries left: {left}" if left else None
+
+
+def _kill_leftovers_cleaned(w: Path, result: dict) -> Optional[str]:
+    ckpt = w / "runs/runkill/checkpoints"
+    left = [p.name for p in ckpt.glob(".*.tmp")] + [p.name for p in ckpt.glob("step_0000099.pt")]
+    return f"left after resume: {left}" if left else None
 
 
 def _cache_warned(w: Path, result: dict) -> Optional[str]:
@@ -383,6 +392,12 @@ def cases(w: Path) -> List[Case]:
              entry="train", match="not JSON", outputs=("runs/runlog/.lock",), issue="traceback"),
         Case("train-stale-tmp-removed", ["--config", "collapse", "--out", f"{W}/runs/runtmp", "--quiet"],
              entry="train", match="already holds a run", outputs=("runs/runtmp",), issue="data"),
+        Case("train-resume-after-sigkill-leftovers", ["--out", f"{W}/runs/runkill", "--resume", "--steps", "4",
+                                                      "--quiet"], entry="train", expect="ok",
+             outputs=("runs/runkill",), check=_kill_leftovers_cleaned, issue="data"),
+        Case("evaluate-cache-dir-is-a-file", ["evaluate", f"{W}/data/samples.npz", "--metrics", "mnist-fid",
+                                              "--num-samples", "100", "--cache-dir", f"{W}/afile", "--quiet"],
+             expect="ok", check=_cache_warned, issue="traceback"),
     ]
     return c
 
