@@ -159,6 +159,7 @@ class StudyServer:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "gandiag-human-serve"
     sys_version = ""
+    timeout = 30  # seconds a connection may stay silent (a stalled client cannot hold a thread forever)
     study: StudyServer = None  # set on the subclass made by make_server
     quiet = False
 

@@ -551,3 +551,25 @@ def test_fit_to_screen_with_integer_pixel_scaling(browser, tmp_path, fake_npz, k
     else:
         assert size >= 28 * 10  # as large as fits, not the minimum
     assert f"{int(size)} pixels wide (each image pixel as {int(size) // 28}" in text
+
+
+def test_resume_right_after_practice_still_announces_no_more_feedback(browser, small_kit, tmp_path):
+    requests, errors = [], []
+    context = _context(browser, requests)
+    trials = small_kit.design["participants"][2]["trials"]
+    page = _open(context, small_kit.out, requests, errors)
+    _start(page, "P03")
+    _answer(page, trials, _choose, stop_after=2)  # the two practice trials
+    page.wait_for_timeout(800)  # let the last practice feedback finish
+    page.close()
+    page = _open(context, small_kit.out, requests, errors)
+    _start(page, "P03")
+    page.wait_for_function("() => document.body.dataset.screen === 'display'")
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.body.dataset.screen === 'ready'")
+    assert page.inner_text("#ready-title") == "Welcome back"
+    page.keyboard.press("Space")
+    page.wait_for_function("() => document.getElementById('ready-title').textContent === 'Practice finished'")
+    assert "you will not be told whether you were right" in page.inner_text("#ready-text")
+    context.close()
+    assert errors == []
