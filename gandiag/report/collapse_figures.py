@@ -50,7 +50,7 @@ def ndb_missing_grid(reference_images: np.ndarray, examples: Sequence[Sequence[i
     tiles = np.ones((len(rows) * width, c, h, w), dtype=np.float32)
     for r, ex in enumerate(rows):
         tiles[r * width:r * width + len(ex)] = reference_images[np.asarray(ex)]
-    return sample_grid(tiles, nrow=width, title=title, target_width=min(760, 60 * width))
+    return sample_grid(tiles, nrow=width, title=title, target_width=min(760, 90 * width))
 
 
 def pair_grid(images: np.ndarray, pairs: Sequence[Sequence[int]], distances: Sequence[float],
