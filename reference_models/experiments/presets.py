@@ -42,12 +42,13 @@ def nearest_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d2.min(axis=1), 0.0))
 
 
-def measure_run(run: Path) -> Dict[str, Any]:
-    """Claims of one finished run, from its last checkpoint (see module doc)."""
+def measure_run(run: Path, checkpoint: str = "last.pt") -> Dict[str, Any]:
+    """Claims of one finished run, from its last (or the named) checkpoint (see module doc)."""
     from gandiag.data import load_mnist_subset
     from gandiag.features import get_extractor
 
-    state = read_checked(run / "checkpoints" / "last.pt")
+    run = Path(run)
+    state = read_checked(run / "checkpoints" / checkpoint)
     config = config_of(state, run)
     generator = build_generator(config)
     generator.load_state_dict(state["generator"])

@@ -55,7 +55,7 @@ def test_one_discriminator_step_decreases_its_loss_on_a_fixed_batch(name, change
 
 
 def test_one_generator_step_decreases_its_loss_against_a_fixed_discriminator():
-    trainer = Trainer(tiny("collapse"), None, quiet=True)  # MLP without BatchNorm: a clean comparison
+    trainer = Trainer(tiny("memorize"), None, quiet=True)  # MLP without BatchNorm: a clean comparison
     _, _, z, fy = fixed_batches(trainer)
 
     def loss():
@@ -359,7 +359,8 @@ def test_pacgan_packs_consecutive_samples_into_one_discriminator_input():
 def test_toy_datasets_train_and_monitor_with_the_shared_mode_metrics(tmp_path):
     from gandiag.metrics.toy_modes import toy_mode_metrics
 
-    config = preset("collapse").replace(dataset="grid25", g_width=32, d_width=32, z_dim=8, batch_size=64, steps=4,
+    config = preset("unrolled-mnist").replace(dataset="grid25", unroll_steps=0, g_width=32, d_width=32, z_dim=8,
+                                              batch_size=64, steps=4,
                                         monitor_every=2, monitor_samples=200, log_every=2, sample_every=2,
                                         checkpoint_every=0)
     trainer = Trainer(config, tmp_path / "run", quiet=True)
