@@ -44,7 +44,7 @@ COMMON_OPTIONS = (
            "mnist-subset:test for the embedded subset, else a seeded 20% of --ref)"),
     Option("extractor", Optional[str], None, "features for fid/kid/prdc/fid-inf (see `gandiag extractors`; default "
            "mnist-classifier for MNIST-like data, else inception-v3-fid)"),
-    Option("batch_size", int, 250, "images per forward pass"),
+    Option("batch_size", int, 250, "images per forward pass", minimum=1),
     Option("seed", int, 0, "seed for every random choice", cli=False),
     Option("device", str, "cpu", "torch device", cli=False),
     Option("weights", Optional[str], None, "weights file for the extractor (e.g. Inception)"),

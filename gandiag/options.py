@@ -33,6 +33,7 @@ class Option:
         default: its default (immutable: tuples, not lists).
         help: one line for ``--help`` and the docs.
         cli: whether a CLI flag is derived from it.
+        minimum: smallest value the CLI flag accepts (numbers only; None: no bound).
     """
 
     name: str
@@ -40,10 +41,11 @@ class Option:
     default: Any
     help: str
     cli: bool = True
+    minimum: Optional[float] = None
 
     def field(self) -> Tuple[str, Any, Any]:
-        return (self.name, self.type, dataclasses.field(default=self.default,
-                                                         metadata={"help": self.help, "cli": self.cli}))
+        return (self.name, self.type, dataclasses.field(
+            default=self.default, metadata={"help": self.help, "cli": self.cli, "minimum": self.minimum}))
 
 
 def options_dataclass(name: str, options: Sequence[Option], doc: str, module: str) -> type:
@@ -74,6 +76,19 @@ def _base_type(tp) -> Tuple[Any, bool]:
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def _bounded(tp, minimum, flag: str):
+    def parse(text: str):
+        try:
+            value = tp(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {tp.__name__}, got {text!r}")
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum:g}, got {text}")
+        return value
+    parse.__name__ = tp.__name__  # argparse names the type in its messages
+    return parse
 
 
 def _parse_list(item_type) -> Callable[[str], tuple]:
@@ -118,7 +133,8 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, only: Optio
             parser.add_argument(_flag(f.name), dest=f.name, type=_parse_list(tp), default=default,
                                 metavar="A,B,...", help=help_text + " (comma-separated)")
         else:
-            parser.add_argument(_flag(f.name), dest=f.name, type=tp, default=default, help=help_text)
+            kind = _bounded(tp, f.metadata.get("minimum"), _flag(f.name)) if tp in (int, float) else tp
+            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=default, help=help_text)
 
 
 def dataclass_kwargs_from_args(cls, args: argparse.Namespace, *, only: Optional[Iterable[str]] = None,

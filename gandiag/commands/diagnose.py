@@ -30,20 +30,22 @@ examples:
 """
 
 
+DIAGNOSE_OPTIONS = ("ref", "heldout", "batch_size", "mode_threshold", "cache_dir")
+
+
 def add_arguments(parser) -> None:
+    from ..evaluation import EvaluateOptions
+    from ..options import add_dataclass_arguments
+
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="run folders and/or generator files")
     parser.add_argument("--out", default=None, help="folder for diagnosis.json and report.html")
     parser.add_argument("--num-samples", type=positive_int, default=2000, help="samples per checkpoint")
     parser.add_argument("--max-checkpoints", type=positive_int, default=None,
                         help="evaluate at most this many checkpoints, evenly spaced (last always included)")
-    parser.add_argument("--ref", default="mnist-subset", help="real training data (data spec)")
-    parser.add_argument("--heldout", default=None, help="held-out real data for the copying baseline")
-    parser.add_argument("--batch-size", type=positive_int, default=250)
-    parser.add_argument("--z-dim", type=positive_int, default=None)
+    parser.add_argument("--z-dim", type=positive_int, default=None, help="latent size when the file does not record it")
     parser.add_argument("--trust-pickle", action="store_true", help="allow pickled generators (runs their code)")
-    parser.add_argument("--mode-threshold", type=float, default=0.2,
-                        help="a class is covered with at least this share of its fair share N/K")
-    parser.add_argument("--cache-dir", default=None)
+    # the evaluation options diagnose uses, with EvaluateOptions' defaults and help (declared once)
+    add_dataclass_arguments(parser, EvaluateOptions, only=DIAGNOSE_OPTIONS)
     parser.add_argument("--label-free", action="store_true",
                         help="judge with NDB, PRDC recall/coverage and the birthday test instead of a classifier "
                         "(automatic when no shipped classifier fits the reference)")
@@ -60,6 +62,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ..diagnostics.run import diagnose_runs, group_inputs
     from ..evaluation import EvaluateOptions
+    from ..options import dataclass_kwargs_from_args
     from ..fileio import atomic_write_json, check_output_dir
 
     groups = group_inputs(args.inputs)  # one timeline (and verdict) per run folder
@@ -67,9 +70,9 @@ def run(args) -> int:
     names = [f"{name}/{f}" if several else f for name, _ in groups for f in ("diagnosis.json", "report.html")]
     if args.out:  # before the computation
         check_output_dir(args.out, names, inputs=[*args.inputs, args.ref, args.heldout], force=args.force)
-    options = EvaluateOptions(ref=args.ref, heldout=args.heldout, batch_size=args.batch_size, seed=args.seed,
-                              device=resolve_device(args.device), cache_dir=args.cache_dir,
-                              mode_threshold=args.mode_threshold, progress=not args.quiet, extractor=args.extractor)
+    options = EvaluateOptions(seed=args.seed, device=resolve_device(args.device), progress=not args.quiet,
+                              extractor=args.extractor,
+                              **dataclass_kwargs_from_args(EvaluateOptions, args, only=DIAGNOSE_OPTIONS))
     results = diagnose_runs(args.inputs, num_samples=args.num_samples, options=options, z_dim=args.z_dim,
                             output_range=args.output_range, trust_pickle=args.trust_pickle,
                             max_checkpoints=args.max_checkpoints, label_free=True if args.label_free else None)
