@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import GandiagError
 from ._checks import as_matrix, as_vector, check_int
-from .frechet import _as_covariance, psd_factor, trace_sqrt_product
+from .frechet import _as_covariance, psd_factor, trace_sqrt_product, trace_sqrt_product_rows
 
 
 def default_subset_sizes(n: int, num_points: int = 15) -> np.ndarray:
@@ -80,10 +80,14 @@ def fid_infinity(fake_feats, real_mu, real_sigma, *, ns: Optional[Sequence[int]]
         sub = x[order[:n]]
         mu_f = sub.mean(axis=0)
         centred = sub - mu_f
-        sigma_f = centred.T @ centred / (n - 1)
         diff = mu_f - mu_r
-        tr_sqrt = trace_sqrt_product(factor_r, sigma_f, "fid_infinity(fake_feats covariance)", tol)
-        fids.append(max(float(diff @ diff + np.trace(sigma_f) + tr_r - 2.0 * tr_sqrt), 0.0))
+        tr_f = float(np.einsum("ij,ij->", centred, centred)) / (n - 1)
+        if n <= dim:  # singular subset covariance: the rows give the exact trace (no eigenvalue floor)
+            tr_sqrt = trace_sqrt_product_rows(factor_r, centred)
+        else:
+            sigma_f = centred.T @ centred / (n - 1)
+            tr_sqrt = trace_sqrt_product(factor_r, sigma_f, "fid_infinity(fake_feats covariance)", tol)
+        fids.append(max(float(diff @ diff + tr_f + tr_r - 2.0 * tr_sqrt), 0.0))
     inv_n = 1.0 / sizes.astype(np.float64)
     design = np.stack([np.ones_like(inv_n), inv_n], axis=1)
     (intercept, slope), *_ = np.linalg.lstsq(design, np.asarray(fids), rcond=None)

@@ -67,9 +67,13 @@ def _check_spectrum(w: np.ndarray, name: str, tol: float, what: str) -> np.ndarr
     if w.size and w.min() < -tol * max(top, np.finfo(np.float64).tiny):
         raise GandiagError(f"{name}: is not positive semi-definite ({what} has eigenvalue {w.min():.3g}, "
                            f"largest {top:.3g}); pass a covariance matrix (e.g. numpy.cov(x, rowvar=False))")
-    # Eigenvalues within rounding of zero (|w| < D * eps * max) are noise of a rank-deficient
-    # matrix; their square roots (~1e-8 * sqrt(max) each) would bias the trace, so zero them.
-    floor = w.size * np.finfo(np.float64).eps * top
+    # A rank-deficient matrix (fewer samples than dimensions) has eigenvalues that are pure rounding
+    # noise, scattered symmetrically around 0; their square roots (~1e-8 * sqrt(max) each) would bias
+    # the trace, so they are zeroed. The noise level is measured, not guessed: the most negative
+    # eigenvalue is as large as the positive noise, and nothing below eps * max is resolvable anyway.
+    # A fixed D * eps * max floor was too high: at N=500, D=2048 it dropped 54 *real* eigenvalues of
+    # L^T S2 L (+2e-3 relative FID). Exact small-N values come from the rows: trace_sqrt_product_rows.
+    floor = max(np.finfo(np.float64).eps * top, -float(w.min()) if w.size else 0.0)
     return np.where(w > floor, w, 0.0)
 
 
@@ -139,6 +143,34 @@ def trace_sqrt_product(factor1: Tuple[np.ndarray, bool], sigma2: np.ndarray, nam
     return float(np.sqrt(w).sum())
 
 
+def trace_sqrt_product_rows(factor1: Tuple[np.ndarray, bool], centred2: np.ndarray) -> float:
+    """``Tr((S1 S2)^{1/2})`` for ``S2 = C^T C / (n - 1)`` given its centred rows ``C`` (n, D).
+
+    The non-zero eigenvalues of ``L^T S2 L`` are the squared singular values of ``C L / sqrt(n - 1)``,
+    so the trace is that matrix's nuclear norm. With fewer rows than dimensions this is exact: an
+    (n, D) SVD has no rank-deficiency noise to threshold, and it resolves singular values down to
+    ``eps * sigma_max`` where the eigenvalue route loses everything below ``sqrt(eps) * sigma_max``.
+    Cheaper too: n D^2 + n^2 D instead of D^3. (numpy's SVD measured 0.19 s vs torch's 5.3 s at
+    500 x 2048 on the shared 2 cores; numpy's product beat trmm there, 0.18 s vs 0.56 s.)
+    """
+    lower, _ = factor1
+    n = centred2.shape[0]
+    singular = np.linalg.svd(centred2 @ lower, compute_uv=False)
+    return float(singular.sum() / np.sqrt(n - 1))
+
+
+def nuclear_trace_sqrt(centred1: np.ndarray, centred2: np.ndarray) -> float:
+    """``Tr((S1 S2)^{1/2})`` from centred rows of both sides: ``||C1 C2^T||_* / sqrt((n1-1)(n2-1))``.
+
+    ``S1 S2 = C1^T C1 C2^T C2 / ((n1-1)(n2-1))`` has the non-zero spectrum of ``(C1 C2^T)(C1 C2^T)^T``,
+    so the trace of its square root is the nuclear norm of the (n1, n2) cross product: exact when both
+    sides have fewer rows than dimensions, with no D x D matrix at all.
+    """
+    n1, n2 = centred1.shape[0], centred2.shape[0]
+    singular = np.linalg.svd(centred1 @ centred2.T, compute_uv=False)
+    return float(singular.sum() / np.sqrt((n1 - 1) * (n2 - 1)))
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
@@ -181,9 +213,51 @@ def fid_from_features(feats1, feats2) -> float:
 
     x1 = as_matrix(feats1, "fid_from_features(feats1)", min_rows=2)
     x2 = as_matrix(feats2, "fid_from_features(feats2)", min_rows=2, dim=x1.shape[1])
-    a = FeatureStats.from_features(x1)
-    b = FeatureStats.from_features(x2)
-    return frechet_distance(a.mean, a.cov, b.mean, b.cov)
+    dim = x1.shape[1]
+    if min(len(x1), len(x2)) > dim:
+        a = FeatureStats.from_features(x1)
+        b = FeatureStats.from_features(x2)
+        return frechet_distance(a.mean, a.cov, b.mean, b.cov)
+    # A side with no more rows than dimensions has a singular covariance: use its rows (exact, no floor).
+    if len(x1) > dim:
+        x1, x2 = x2, x1  # x1 is now a small side
+    mu1, mu2 = x1.mean(axis=0), x2.mean(axis=0)
+    c1, c2 = x1 - mu1, x2 - mu2
+    tr1 = float(np.einsum("ij,ij->", c1, c1)) / (len(x1) - 1)
+    tr2 = float(np.einsum("ij,ij->", c2, c2)) / (len(x2) - 1)
+    if len(x2) <= dim:
+        tr_sqrt = nuclear_trace_sqrt(c1, c2)
+    else:
+        s2, tol = _as_covariance(c2.T @ c2 / (len(x2) - 1), "fid_from_features(feats)", dim)
+        tr_sqrt = trace_sqrt_product_rows(psd_factor(s2, "fid_from_features(feats)", tol), c1)
+    diff = mu1 - mu2
+    return max(float(diff @ diff + tr1 + tr2 - 2.0 * tr_sqrt), 0.0)
+
+
+def fid_to_reference(fake_feats, mu_r, sigma_r, *, factor_r=None) -> float:
+    """FID of generated features ``(N, D)`` against reference statistics, exact when ``N <= D``.
+
+    With at least as many dimensions as rows the fake covariance is singular, and its spectrum would
+    need a rounding floor; the rows give the exact trace instead (:func:`trace_sqrt_product_rows`).
+    ``factor_r`` (a :func:`psd_factor` of ``sigma_r``) may be passed to reuse it across calls.
+    """
+    from ._checks import as_matrix
+
+    x = as_matrix(fake_feats, "fid_to_reference(fake_feats)", min_rows=2)
+    dim = x.shape[1]
+    mu_r = as_vector(mu_r, "fid_to_reference(mu_r)", length=dim)
+    sigma_r, tol = _as_covariance(sigma_r, "fid_to_reference(sigma_r)", dim)
+    mu_f = x.mean(axis=0)
+    centred = x - mu_f
+    n = len(x)
+    if n > dim:
+        sigma_f, tol_f = _as_covariance(centred.T @ centred / (n - 1), "fid_to_reference(fake covariance)", dim)
+        return frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
+    factor = factor_r if factor_r is not None else psd_factor(sigma_r, "fid_to_reference(sigma_r)", tol)
+    tr_sqrt = trace_sqrt_product_rows(factor, centred)
+    diff = mu_f - mu_r
+    tr_f = float(np.einsum("ij,ij->", centred, centred)) / (n - 1)
+    return max(float(diff @ diff + tr_f + np.trace(sigma_r) - 2.0 * tr_sqrt), 0.0)
 
 
 # ------------------------------------------------------------------------------------ metric records
