@@ -1,6 +1,7 @@
 """The metric record: one registration per metric (name, metadata, step, options, rows, summary)."""
 import dataclasses
 import importlib
+import textwrap
 import warnings
 
 import numpy as np
@@ -116,3 +117,28 @@ def test_docs_metric_table_is_generated_from_the_registry():
     assert table in docs, "regenerate the table in docs/metrics.md: python -m gandiag.metrics"
     for name in METRICS.names():
         assert f"| `{name}`" in table
+
+
+def test_docs_plugins_example_metric_runs(tmp_path):
+    """docs/plugins.md's example record, registered before EvaluateOptions is assembled, works end to end."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "plugins.md").read_text()
+    example = re.search(r"```python\n(.*?)```", docs, re.S).group(1)
+    example = example.replace("from ..options", "from gandiag.options").replace("from .record", "from gandiag.metrics.record")
+    script = example + textwrap.dedent(f'''
+        import numpy as np
+        from gandiag.data import ImageSet
+        from gandiag.evaluation import EvaluateOptions, evaluate
+        np.savez({str(tmp_path / "ref.npz")!r}, images=np.full((8, 1, 8, 8), 0.25, np.float32))
+        fake = ImageSet(np.full((6, 1, 8, 8), 0.75, np.float32), None, "bright")
+        ev = evaluate(fake, EvaluateOptions(metrics=("brightness-gap",), ref={str(tmp_path / "ref.npz")!r},
+                                            gap_max_images=4))
+        assert abs(ev.metrics["brightness-gap"]["value"] - 0.5) < 1e-6 and ev.metrics["brightness-gap"]["num_fake"] == 4
+        print("ok")
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
