@@ -131,7 +131,7 @@ def _parzen_step(ctx):
     return {**result, "ci95": [result["mean"] - 1.96 * result["stderr"], result["mean"] + 1.96 * result["stderr"]],
             "sigmas": chosen["sigmas"], "validation_log_likelihoods": chosen["mean_log_likelihoods"],
             "num_samples": len(samples), "num_validation": len(validation), "num_test": len(test),
-            "heldout": held.source}
+            "heldout": held.source, "space": "pixels"}
 
 
 def _parzen_rows(r):
