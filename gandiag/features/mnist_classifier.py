@@ -87,36 +87,46 @@ class MnistClassifierExtractor(Extractor):
     num_classes = NUM_CLASSES
     protocol = "28x28 grayscale, (x-0.1307)/0.3081"
     default_batch_size = 512
+    # Subclasses with the same network and other shipped weights (fashion-classifier) set these;
+    # None: this module's SHIPPED_WEIGHTS / SHIPPED_SHA256, read when the extractor is built.
+    shipped_weights: Optional[Path] = None
+    shipped_sha256: Optional[str] = None
+    display_name = "MNIST classifier"
+    class_names = tuple(str(d) for d in range(NUM_CLASSES))
 
     def __init__(self, device: str = "cpu", weights=None, allow_download: bool = False):
         super().__init__(device)
         from ..fileio import sha256_file
 
-        path = Path(weights).expanduser() if weights is not None else SHIPPED_WEIGHTS
+        shipped_path, shipped_sha = self._shipped()
+        path = Path(weights).expanduser() if weights is not None else shipped_path
         if not path.is_file():
             if weights is None:
-                raise GandiagError(f"shipped MNIST classifier weights missing at {path}; reinstall gandiag")
+                raise GandiagError(f"shipped {self.display_name} weights missing at {path}; reinstall gandiag")
             raise GandiagError(f"weights file {path} does not exist (from weights=/--weights)")
         digest = sha256_file(path)
-        if weights is None and digest != SHIPPED_SHA256:
+        if weights is None and digest != shipped_sha:
             raise GandiagError(
-                f"shipped MNIST classifier weights {path} have sha256 {digest}, expected {SHIPPED_SHA256}: "
+                f"shipped {self.display_name} weights {path} have sha256 {digest}, expected {shipped_sha}: "
                 "the installation is damaged; reinstall gandiag"
             )
         model = MnistCNN()
-        state = check_state_dict(load_state_dict(path, "MNIST classifier"), model.state_dict(), path,
-                                 "MNIST classifier (gandiag MnistCNN)")
+        state = check_state_dict(load_state_dict(path, self.display_name), model.state_dict(), path,
+                                 f"{self.display_name} (gandiag MnistCNN)")
         model.load_state_dict(state)
         self.weights_path, self.weights_sha256 = path, digest
         self.network = model.eval().requires_grad_(False).to(self.device)
         self._runnable = self.network
+
+    def _shipped(self):
+        return (self.shipped_weights or SHIPPED_WEIGHTS, self.shipped_sha256 or SHIPPED_SHA256)
 
     def weights_info(self):
         return {"path": str(self.weights_path), "sha256": self.weights_sha256}
 
     def provenance(self):
         prov = super().provenance()
-        prov["weights_shipped"] = self.weights_sha256 == SHIPPED_SHA256
+        prov["weights_shipped"] = self.weights_sha256 == self._shipped()[1]
         return prov
 
     def _check_shape(self, shape) -> None:

@@ -306,7 +306,8 @@ def _provenance_section(p: Mapping) -> str:
 
 # ------------------------------------------------------------------------------------ evaluation
 _SECTION_TITLES = {"samples": "Samples", "metrics": "Metrics", "modes": "Modes", "neighbours": "Neighbours",
-                   "parzen": "Parzen", "fid-inf": "FID∞", "other": "Other results", "provenance": "Provenance"}
+                   "parzen": "Parzen", "fid-inf": "FID∞", "ndb": "NDB", "birthday": "Birthday test",
+                   "other": "Other results", "provenance": "Provenance"}
 
 
 def _unpack_evaluation(evaluation) -> Tuple[Mapping, Mapping]:
@@ -349,6 +350,13 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
         sections.append(("parzen", _parzen_section(m["parzen"])))
     if isinstance(m.get("fid-inf"), Mapping):
         sections.append(("fid-inf", _fid_inf_section(m["fid-inf"])))
+    if isinstance(m.get("ndb"), Mapping) or isinstance(m.get("birthday"), Mapping):
+        from .collapse_sections import birthday_section, ndb_section
+
+        if isinstance(m.get("ndb"), Mapping):
+            sections.append(("ndb", ndb_section(m["ndb"], arrays)))
+        if isinstance(m.get("birthday"), Mapping):
+            sections.append(("birthday", birthday_section(m["birthday"], arrays)))
     other = {k: v for k, v in m.items() if k not in METRICS and k != "provenance"}
     if other:
         sections.append(("other", section("other", "Other results", json_block(other))))

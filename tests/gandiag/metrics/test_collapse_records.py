@@ -31,6 +31,11 @@ def test_ndb_and_birthday_records():
     assert ev.arrays["ndb_under_images"].shape[1:] == (8, 1, 28, 28)
     assert set(ndb["under_majority_labels"]) - {0, 1, 7}  # abandoned bins hold the other digits
     assert ev.metrics["birthday"]["space"] == "mnist-classifier" and ev.arrays["birthday_pairs"].shape[1] == 2
+    from gandiag.report import evaluation_html
+
+    html = evaluation_html(ev)
+    assert "Statistically different bins (NDB)" in html and "What the generator no longer draws" in html
+    assert "Birthday-paradox test" in html and "closest pairs of generated images" in html
 
 
 def test_stacked_mnist_100_of_1000_modes_recognised(tmp_path, correct_digits):
