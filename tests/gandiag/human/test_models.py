@@ -8,7 +8,7 @@ import pytest
 
 from gandiag.cli import main
 from gandiag.errors import GandiagError
-from gandiag.human.analysis import Rules, score_sessions
+from gandiag.human.analysis import score_sessions
 from gandiag.human.design import StudyConfig, build_design
 from gandiag.human.kit import build_kit
 from gandiag.human.responses import read_responses
