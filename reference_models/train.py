@@ -527,6 +527,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         out = Path(args.out)
         last = out / "checkpoints" / "last.pt"
+        from gandiag.commands._common import resolve_device
+
+        args.device = resolve_device(args.device)  # banana, or cuda without a GPU: one line, before any folder
         if args.resume and not last.is_file():  # before the lock: a mistyped --out creates no folder
             read_checked(last, "checkpoint to resume")  # raises "checkpoint to resume not found: ..."
         lock = lock_run_folder(out)  # noqa: F841 - held until the process exits; checks below run under it
