@@ -28,8 +28,11 @@ def test_verdict_rules():
     assert label_free_verdict([_row(recall=0.5)], BASE)["verdict"] == "partial collapse"
     assert label_free_verdict([_row(ndb_k=0.6), _row(label="step 2", step=2)], BASE)["final"] == "step 2"
     out = label_free_verdict([_row()], BASE)
-    assert len(out["evidence_used"]) == 3 and "label-free" in out["evidence"][-1]
+    assert len(out["evidence_used"]) == 3 and out["evidence"][-1].startswith("evidence used: NDB/K")
     assert needs_label_free("natural") and needs_label_free("stacked-mnist") and not needs_label_free("fashion")
+    stacked = label_free_verdict([_row(stacked_covered=120, stacked_kl_to_uniform=2.1)],
+                                 dict(BASE, stacked_covered=790))
+    assert any("Stacked MNIST: 120 of 1000 modes covered (held-out real: 790)" in e for e in stacked["evidence"])
     with pytest.raises(GandiagError, match="no checkpoints"):
         label_free_verdict([], BASE)
 
