@@ -474,6 +474,7 @@ def workspace(tmp_path_factory):
     return w, marker, base
 
 
+@pytest.mark.slow  # ~75 s of CPU for 62 cases + the workspace (one trained 4-step run); CI runs it
 def test_case_table(workspace, capsys):
     w, marker, base = workspace
     table = cases(w)
@@ -503,6 +504,7 @@ def _cli(args: List[str], w: Path, marker: Path, *, timeout: int = 120) -> subpr
                           timeout=timeout)
 
 
+@pytest.mark.slow
 def test_real_cli_hostile_and_corrupt_archives(workspace):
     """As a user types it: the console entry point, torch's loggers and all (no traceback printed by
     torch.export's fallback warning, no marker, one line)."""
@@ -516,6 +518,7 @@ def test_real_cli_hostile_and_corrupt_archives(workspace):
     assert {p: p.stat().st_mtime_ns for p in w.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_real_cli_ctrl_c_during_trainer_start_up(workspace):
     w, marker, base = workspace
