@@ -213,7 +213,7 @@ def _register():
         options=(Option("kid_subsets", int, 100, "KID subsets (seeded by --seed)"),
                  Option("kid_subset_size", Optional[int], None, "rows per KID subset (default min(1000, N))")),
         rows=mean_std_rows("kid", "subsets", "subsets"),
-        summary=lambda r: f"KID: {r['mean']:.5f} ± {r['std']:.5f}  [lower is better]",
+        summary=lambda r: f"KID: {r['mean']:.5f} ± {r['std']:.5f}  [{r['extractor']}, lower is better]",
         default_for=("mnist", "natural"), function="gandiag.metrics.kid", order=30))
 
 

@@ -87,7 +87,7 @@ def _rows(r):
 
 def _summary(r) -> str:
     return (f"1-NN two-sample accuracy: {r['accuracy']:.3f} (real {r['accuracy_real']:.3f}, generated "
-            f"{r['accuracy_fake']:.3f})  [0.5 is best]")
+            f"{r['accuracy_fake']:.3f})  [{r['extractor']}, 0.5 is best]")
 
 
 def _register():

@@ -192,7 +192,7 @@ def _register():
                     "Fraction of real samples whose k-NN ball contains at least one generated sample.", 1.0)),
         rows=_prdc_rows,
         summary=lambda p: (f"precision {p['precision']:.3f}  recall {p['recall']:.3f}  density {p['density']:.3f}  "
-                           f"coverage {p['coverage']:.3f}"),
+                           f"coverage {p['coverage']:.3f}  [{p['extractor']}, k = {p['k']}]"),
         default_for=("mnist", "natural"), function="gandiag.metrics.prdc", order=40))
 
 
