@@ -23,6 +23,7 @@ import html
 import json
 import re
 import secrets
+import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -220,15 +221,22 @@ class _Handler(BaseHTTPRequestHandler):
             result = route(body)
         except Refused as exc:
             return self._json(exc.status, {"ok": False, "error": exc.reason})
+        except sqlite3.OperationalError as exc:  # locked / disk trouble: the page keeps the answer and retries
+            return self._json(503, {"ok": False, "error": f"database busy ({exc}); retry"})
         return self._json(200, {"ok": True, **result})
+
+
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) refuses connections when dozens of participants answer at once.
+    request_queue_size = 128
+    daemon_threads = True
 
 
 def make_server(study: StudyServer, host: str = "127.0.0.1", port: int = 8000, *, quiet: bool = False):
     """A ready (not yet serving) ThreadingHTTPServer for ``study``."""
     handler = type("Handler", (_Handler,), {"study": study, "quiet": quiet})
     try:
-        server = ThreadingHTTPServer((host, port), handler)
+        server = _Server((host, port), handler)
     except OSError as exc:
         raise GandiagError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
-    server.daemon_threads = True
     return server

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from gandiag.cli import main
@@ -319,10 +320,12 @@ def test_idle_page_frames_fixation_and_mask_as_designed(browser, small_kit, tmp_
         r = state["trials"][k]
         assert r["exposure_frames"] == round(r["exposure_ms"] / frame)
         assert abs(r["measured_ms"] - r["exposure_frames"] * frame) < frame / 2
-        # The fixation lasts exactly its frames (it used to last one frame longer), by the DOM observer too.
+        # The fixation lasts exactly its frames (it used to last one frame longer) ...
         assert abs(r["fixation_measured_ms"] - fix_frames * frame) < frame / 2
-        assert abs(fixations[k] - fix_frames * frame) < frame / 2 + 3
-        assert abs(masks_[k] - mask_frames * frame) < frame / 2 + 3
+    # ... and by the independent DOM observer. Its clock is the observer callback, which a loaded machine can
+    # delay within a frame, so the median over trials is compared: one frame too long would move it by a frame.
+    assert abs(np.median([fixations[k] for k in ok]) - fix_frames * frame) < frame / 2
+    assert abs(np.median([masks_[k] for k in ok]) - mask_frames * frame) < frame / 2
     assert errors == []
 
 

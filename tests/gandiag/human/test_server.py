@@ -34,7 +34,7 @@ def request(base, route, body=None, *, raw=None, headers=None, method=None):
     req = urllib.request.Request(base + route, data=data, method=method or ("POST" if data is not None else "GET"),
                                  headers={"Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(req, timeout=30) as res:
+        with urllib.request.urlopen(req, timeout=90) as res:
             payload = res.read()
             status = res.status
     except urllib.error.HTTPError as exc:
@@ -165,7 +165,7 @@ def test_fifty_concurrent_participants_every_answer_stored_once(tmp_path, fake_n
     assert sorted(p for p, _ in done) == sorted(p["id"] for p in kit.design["participants"])
     status = store.status(kit.design["study_id"])[0]
     assert status == {"kit_id": kit.kit_id, "started": 50, "finished": 50, "answers": sum(n for _, n in done)}
-    assert elapsed < 60, elapsed
+    assert elapsed < 150, elapsed  # ~10 s on a loaded 2-core machine; the bound only catches a hang
     sessions = read_responses([tmp_path / "db.sqlite"], kit.design)
     assert len(sessions) == 50 and all(s.complete and all(a.correct for a in s.answers) for s in sessions)
 
