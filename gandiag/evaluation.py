@@ -48,6 +48,9 @@ COMMON_OPTIONS = (
     Option("seed", int, 0, "seed for every random choice", cli=False),
     Option("device", str, "cpu", "torch device", cli=False),
     Option("weights", Optional[str], None, "weights file for the extractor (e.g. Inception)"),
+    Option("protocol", Optional[str], None, "InceptionV3 input protocol, recorded with every number: pytorch-fid "
+           "(default; pytorch-fid 0.3), clean (clean-fid mode=clean) or torch-fidelity (torch-fidelity and the TF "
+           "FID/IS code); also sets the Inception Score's split convention (docs/extractors.md)"),
     Option("allow_download", bool, False, "let the extractor download published weights"),
     Option("cache_dir", Optional[str], None, "reference feature cache (default $GANDIAG_CACHE or ~/.cache/gandiag)"),
     Option("progress", bool, False, "progress bars", cli=False),
@@ -96,6 +99,15 @@ class Reference:
 
     def __init__(self, options: EvaluateOptions = EvaluateOptions(), *, heldout: Optional[ImageSet] = None):
         self.o = options
+        if options.protocol is not None:
+            from .features.resize import PROTOCOLS
+
+            if options.protocol not in PROTOCOLS:
+                raise GandiagError(f"protocol {options.protocol!r} is unknown; valid values are: "
+                                   f"{', '.join(PROTOCOLS)}")
+            if options.extractor not in (None, "inception-v3-fid"):
+                raise GandiagError(f"--protocol {options.protocol} applies to the inception-v3-fid extractor only, "
+                                   f"not {options.extractor!r}; drop --protocol or use --extractor inception-v3-fid")
         ref = load_images(options.ref)
         self.mnist_like = tuple(ref.shape) == MNIST_SHAPE
         self.domain = data_domain(ref)
@@ -126,7 +138,9 @@ class Reference:
             from .features import get_extractor
 
             weights = self.o.weights if name in ("inception-v3-fid",) or name == self.o.extractor else None
-            ext = get_extractor(name, device=self.o.device, weights=weights, allow_download=self.o.allow_download)
+            opts = {"protocol": self.o.protocol} if name == "inception-v3-fid" and self.o.protocol else {}
+            ext = get_extractor(name, device=self.o.device, weights=weights, allow_download=self.o.allow_download,
+                                **opts)
             self._extractors[name] = ext
             self.extractor_provenance[name] = ext.provenance()
         return self._extractors[name]
@@ -318,9 +332,17 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
             metric = METRICS.get(name)
             bar.set_postfix_str(name)
             start = time.perf_counter()
-            results[name] = _jsonable(metric.run(ctx))
+            results[name] = _mark(_jsonable(metric.run(ctx)), reference.extractor_provenance)
             timings[name] = round(time.perf_counter() - start, 3)
             bar.update(1)
+    classifier = next((n for n in ("mnist-classifier", "fashion-classifier") if n in ctx.used_extractors), None)
+    if classifier is not None:  # classifier-based verdicts need samples the classifier can read
+        from .diagnostics.domain import domain_check
+
+        results["domain_check"] = _jsonable(domain_check(
+            ctx.features(classifier, "fake"), ctx.features(classifier, "fake", "logits"),
+            ctx.features(classifier, "ref"), ctx.features(classifier, "ref", "logits"),
+            classifier=classifier, seed=options.seed))
     results["provenance"] = {
         "gandiag_version": __version__,
         "torch_version": torch.__version__,
@@ -343,6 +365,24 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
     arrays = dict(ctx.arrays)
     arrays["samples"] = fake.images[:64]
     return Evaluation(_jsonable(results), arrays)
+
+
+def _mark(result, provenance: Dict[str, Dict[str, object]]):
+    """Every result computed with Inception features carries its protocol, and the marker of unpublished weights.
+
+    So a number in metrics.json, the console summary or a report row can never be read without the
+    protocol that decides which published tables it may stand next to.
+    """
+    if not isinstance(result, dict):
+        return result
+    prov = provenance.get(str(result.get("extractor", "")))
+    if prov is None and result.get("feature_extractor") in provenance:
+        prov = provenance[result["feature_extractor"]]
+    if prov is not None and "protocol_description" in prov:  # an Inception extractor
+        result["protocol"] = prov.get("protocol")
+        if prov.get("weights_marker"):
+            result["weights_marker"] = prov["weights_marker"]
+    return result
 
 
 def _jsonable(obj):

@@ -30,7 +30,7 @@ examples:
 """
 
 
-DIAGNOSE_OPTIONS = ("ref", "heldout", "batch_size", "mode_threshold", "cache_dir")
+DIAGNOSE_OPTIONS = ("ref", "heldout", "batch_size", "mode_threshold", "cache_dir", "protocol")
 
 
 def add_arguments(parser) -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_device, add_force, add_image_format, add_quiet, add_seed, positive_int, resolve_device
+from ._common import (add_device, add_force, add_image_format, add_protocol, add_quiet, add_seed, extractor_options,
+                      positive_int, resolve_device)
 
 NAME = "fid"
 ORDER = 30
@@ -38,6 +39,7 @@ def add_arguments(parser) -> None:
     add_device(parser)
     add_force(parser)
     add_quiet(parser)
+    add_protocol(parser)
 
 
 def _is_stats_file(spec: str) -> bool:
@@ -66,7 +68,8 @@ def _stats(spec: str, args, extractor_cache: dict):
 
     if "ext" not in extractor_cache:
         extractor_cache["ext"] = get_extractor(args.extractor, device=resolve_device(args.device),
-                                               weights=args.weights, allow_download=args.allow_download)
+                                               weights=args.weights, allow_download=args.allow_download,
+                                               **extractor_options(args.extractor, args.protocol))
     ext = extractor_cache["ext"]
     images = load_source(spec, num_samples=args.num_samples, seed=args.seed, value_range=args.output_range,
                          layout=args.layout, npz_key=args.npz_key, z_dim=args.z_dim, batch_size=args.batch_size,

@@ -83,6 +83,16 @@ def inception_score_from_logits(logits, splits: int = 10, *, shuffle: bool = Tru
 def _is_step(ctx, extractor: str):
     logits = ctx.features(extractor, "fake", "logits")
     splits, seed = ctx.options.is_splits, ctx.options.seed
+    if extractor == "inception-v3-fid":
+        # Each protocol is one peer's IS: torch-fidelity shuffles with RandomState(2020); pytorch-fid and
+        # clean-fid compute no IS, so their protocols use the original TF code's in-order splits.
+        from ..features.resize import INCEPTION_SCORE_CONVENTIONS
+
+        convention = INCEPTION_SCORE_CONVENTIONS[ctx.options.protocol or "pytorch-fid"]
+        shuffle, seed = convention["shuffle"], convention.get("seed")
+        mean, std = inception_score_from_logits(logits, splits=splits, shuffle=shuffle, seed=seed or 0)
+        return {"mean": mean, "std": std, "splits": splits, "split_seed": seed, "split_convention": convention["note"],
+                "peer": convention["peer"], "extractor": extractor}
     # --seed shuffles the rows into splits (torch-fidelity's own default is 2020: pass --seed 2020 to match it)
     mean, std = inception_score_from_logits(logits, splits=splits, seed=seed)
     return {"mean": mean, "std": std, "splits": splits, "split_seed": seed, "extractor": extractor}

@@ -110,6 +110,12 @@ def _plural(n: int, noun: str) -> str:
 def _evaluation_highlights(m: Mapping) -> List[Tuple[str, str]]:
     out: List[Tuple[str, str]] = []
     modes = m.get("modes")
+    domain = m.get("domain_check")
+    if isinstance(domain, Mapping) and domain.get("out_of_domain"):
+        # First line of the report; coverage verdicts of a classifier that cannot read the samples stay out
+        # of the headline (they remain in their section, under this warning).
+        out.append(("bad", f"Out of domain: {domain.get('message', '')}"))
+        modes = None
     if isinstance(modes, Mapping):
         noun, k, missing = _noun(modes), modes.get("num_classes"), list(modes.get("missing") or [])
         if missing:
