@@ -171,7 +171,15 @@ register_source("pickle", _is_pickle, open=_builtin("pickle"),
 
 # ------------------------------------------------------------------------------ front door
 def _hint(spec: str) -> str:
+    from .data.kinds import SOURCES
+
     probe = probe_torch_file(spec)
+    run = Path(spec) / "checkpoints"
+    if (run.is_dir() or (probe or {}).get("format")) and "checkpoint" not in SOURCES:
+        return (" (it looks like a reference-trainer run or checkpoint; those are read by the reference_models "
+                "plug-in, registered through the gandiag.sources entry point: reinstall with pip install -e .)")
+    if run.is_dir() and not (run / "last.pt").is_file():
+        return f" (a run folder without checkpoints/last.pt: pass one of {run}/step_*.pt)"
     if probe is not None and probe["status"] == "weights":
         return (f" ({spec} holds tensors only, not a generator: gandiag cannot rebuild a network from weights; "
                 "export the generator "

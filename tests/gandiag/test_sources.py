@@ -86,3 +86,16 @@ def test_ambiguous_specs_name_both_candidates_and_new_kinds_need_no_edit(files):
         SOURCES._entries.pop("toyset", None)
         SOURCES._entries.pop("npz-twin", None)
     assert resolve_kind(str(files / "s.npz")).name == "array"
+
+
+def test_run_folder_hints(tmp_path):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "step_0000001.pt").write_bytes(b"x")  # a model file: not an image folder
+    with pytest.raises(GandiagError, match="a run folder without checkpoints/last.pt"):
+        load_source(str(tmp_path / "run"))
+    entry = SOURCES._entries.pop("checkpoint")  # as if the reference_models plug-in were not installed
+    try:
+        with pytest.raises(GandiagError, match="read by the reference_models plug-in"):
+            load_source(str(tmp_path / "run"))
+    finally:
+        SOURCES._entries["checkpoint"] = entry
