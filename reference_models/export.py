@@ -116,9 +116,10 @@ def export_onnx(g: nn.Module, inputs, meta: Dict[str, Any], path, expected=None)
 
     try:
         import onnx as onnx_lib
-    except ImportError:
-        raise GandiagError("ONNX export needs the onnx extra: pip install 'gandiag[onnx]' (onnx, onnxruntime, "
-                           "onnxscript)") from None
+        import onnxscript  # noqa: F401  (torch.onnx.export(dynamo=True) builds the graph with it)
+    except ImportError as exc:
+        raise GandiagError(f"ONNX export needs onnx and onnxscript ({exc}): pip install 'gandiag[onnx]' onnxscript"
+                           ) from None
     names = ["z", "y"][:len(inputs)]
     batch = torch.export.Dim("batch", min=2, max=1 << 16)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter's progress lines
