@@ -12,8 +12,8 @@ DESCRIPTION = """Score the answers collected with a `gandiag human-kit` kit.
 
 RESPONSES are any mix of: the JSON or CSV files the page downloaded (one per session), CSV files
 transcribed from the paper sheets with columns participant,item,response (response: real/fake or
-R/F; an empty response = not answered; optional columns kit_id, study_id, notes), and the SQLite
-database of `gandiag human-serve`. Answers from another kit of the same study (the kit grown with
+R/F; an empty response = not answered; optional columns kit_id, study_id, notes), and the database
+of `gandiag human-serve` (its SQLite file, or the URL given to --db, e.g. postgresql://...). Answers from another kit of the same study (the kit grown with
 more participants) pool. Every answer is checked against design.json; a mismatch names the file
 and line.
 
@@ -29,11 +29,12 @@ dropped with --exclude-late-trials / --exclude-fast).
 examples:
   gandiag human-score results/*.json --design kit/design.json
   gandiag human-score results/*.json paper.csv answers.sqlite --design kit/ --out scores/
+  gandiag human-score postgresql://lab@127.0.0.1:5432/study --design kit/
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("responses", nargs="+", metavar="RESPONSES", help="page JSON/CSV exports, paper CSVs")
+    parser.add_argument("responses", nargs="+", metavar="RESPONSES", help="page JSON/CSV exports, paper CSVs, human-serve databases (file or URL)")
     parser.add_argument("--design", required=True, help="design.json of the kit (or the kit folder)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="write scores.json, summary.html and summary.png here (default: print only)")
@@ -59,13 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from ..human.analysis import Rules, score_sessions
     from ..human.kit import read_design
     from ..human.responses import read_responses
+    from ..human.store import is_url
     from ..human.summary import render_html, render_image_grid, render_png, summary_lines
 
     from ..fileio import check_output_dir
 
     if args.out:  # before reading and scoring
         check_output_dir(args.out, ("scores.json", "summary.png", "summary.html"),
-                         inputs=[*args.responses, args.design], force=args.force)
+                         inputs=[*(r for r in args.responses if not is_url(r)), args.design], force=args.force)
     design = read_design(args.design)
     sessions = read_responses(args.responses, design)
     rules = Rules(min_attention=args.min_attention, max_same_answer=args.max_same_answer,

@@ -6,10 +6,13 @@ import argparse
 from ._common import add_quiet
 
 NAME = "human-serve"
-HELP = "serve a human-study kit over HTTP and store every answer in SQLite as it is given"
+HELP = "serve a human-study kit over HTTP and store every answer in SQLite or a SQL server as it is given"
 ORDER = 62
 DESCRIPTION = """Serve the page of a `gandiag human-kit` kit and store each answer in an SQLite database
 the moment the participant gives it (WAL, one row per trial; a re-sent answer is stored once).
+--db also takes a database URL: sqlite:///answers.sqlite (the same SQLite file) or a server
+database via SQLAlchemy, e.g. postgresql://user@127.0.0.1:5432/study (pip install 'gandiag[server]');
+the same tables and rules there.
 Nothing else is served: not the answer key, not design.json, not other participants' answers.
 
 Participants open http://HOST:PORT/ . Their id comes from the URL (?PROLIFIC_PID=..., ?workerId=...,
@@ -23,6 +26,7 @@ online (docs/human-study.md). Score with `gandiag human-score DB --design KIT`.
 
 examples:
   gandiag human-serve kit/ --db answers.sqlite
+  gandiag human-serve kit/ --db postgresql://lab@127.0.0.1:5432/study
   gandiag human-serve kit/ --db answers.sqlite --port 8080 --completion-code C1A2B3 \\
       --redirect-url 'https://app.prolific.com/submissions/complete?cc=C1A2B3'
 """
@@ -30,8 +34,10 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kit", metavar="KIT", help="the kit folder (from gandiag human-kit)")
-    parser.add_argument("--db", required=True, metavar="FILE",
-                        help="SQLite database for the answers (created if missing; reused to resume)")
+    parser.add_argument("--db", "--database", dest="db", required=True, metavar="FILE|URL",
+                        help="SQLite file for the answers (created if missing; reused to resume), or a database "
+                             "URL: sqlite:///FILE, postgresql://USER[:PASS]@HOST:PORT/DB (needs gandiag[server]; "
+                             "tables created if missing)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (0.0.0.0 = every interface: only behind a firewall/proxy)")
     parser.add_argument("--port", type=int, default=8000, help="TCP port (0 = any free port, printed)")
@@ -52,18 +58,18 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import GandiagError
     from ..human.server import DEFAULT_ID_PARAMS, StudyServer, make_server
-    from ..human.store import Store
+    from ..human.store import open_store
 
     if not 0 <= args.port <= 65535:
         raise GandiagError(f"--port must be 0..65535, got {args.port}")
-    store = Store(args.db)
+    store = open_store(args.db)
     study = StudyServer(args.kit, store, id_params=tuple(args.id_param or DEFAULT_ID_PARAMS),
                         completion_code=args.completion_code, redirect_url=args.redirect_url,
                         status_key=args.status_key)
     server = make_server(study, args.host, args.port, quiet=args.quiet)
     host, port = server.server_address[:2]
     # First line is machine-readable (tests and scripts read the port from it).
-    print(f"serving kit {study.kit_id} on http://{host}:{port}/ (answers -> {args.db})", flush=True)
+    print(f"serving kit {study.kit_id} on http://{host}:{port}/ (answers -> {store.label})", flush=True)
     print(f"  status page: http://{host}:{port}/status?key={study.status_key}", flush=True)
     try:
         server.serve_forever()

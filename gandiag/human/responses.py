@@ -5,7 +5,8 @@ Three file kinds are accepted (detected from the content, not the name):
 * **page JSON** - what ``index.html`` downloads (``"format": "gandiag-human-responses"``,
   one trial per line);
 * **page CSV** - the page's CSV download (columns :data:`PAGE_COLUMNS`);
-* **server database** - the SQLite file of ``gandiag human-serve`` (every session of the kit);
+* **server database** - the SQLite file of ``gandiag human-serve``, or the database URL it was
+  given (``sqlite:///...``, ``postgresql://...``): every session of the study;
 * **paper CSV** - answers transcribed from printed sheets, columns
   ``participant,item,response`` (+ optional ``kit_id``, ``study_id`` and ``notes``);
   ``response`` is ``real``/``fake`` or ``R``/``F`` (any case); an empty
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..errors import GandiagError
-from .store import is_database
+from .store import is_database, is_url
 
 PAGE_COLUMNS = ("kit_id", "study_id", "participant", "trial", "phase", "image", "attention", "exposure_ms",
                 "exposure_frames", "measured_ms", "frames", "mask_measured_ms", "fixation_measured_ms",
@@ -316,10 +317,13 @@ def read_paper_csv(path, header, rows, design: Dict) -> List[Session]:
 
 
 def read_database(path, design: Dict) -> List[Session]:
-    """Sessions of ``design``'s kit from a ``gandiag human-serve`` SQLite database (opened read-only)."""
-    from .store import Store
+    """Sessions of ``design``'s kit from a ``gandiag human-serve`` database: an SQLite file (opened read-only)
+    or a database URL."""
+    from .store import open_store
 
-    store = Store(path, create=False)
+    store = open_store(str(path), create=False, flag="database")
+    if is_url(str(path)):
+        path = store.label  # never print a password
     study = design.get("study_id") or design["kit_id"]
     try:
         heads = store.sessions(study)
@@ -378,13 +382,14 @@ def read_responses(paths: Sequence, design: Dict) -> List[Session]:
     sessions: List[Session] = []
     owner: Dict[str, str] = {}
     for p in paths:
-        path = Path(p)
-        if not path.is_file():
-            raise GandiagError(f"response file not found: {path}")
-        if is_database(path):
-            found = read_database(path, design)
+        if is_url(str(p)):
+            found = read_database(str(p), design)
+            path = found[0].file.split("#")[0]  # the URL without its password
         else:
-            found = _read_file(path, design)
+            path = Path(p)
+            if not path.is_file():
+                raise GandiagError(f"response file not found: {path}")
+            found = read_database(path, design) if is_database(path) else _read_file(path, design)
         for s in found:
             if s.participant in owner:
                 raise GandiagError(f"{path}: participant {s.participant} also appears in {owner[s.participant]}; "

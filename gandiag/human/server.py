@@ -23,7 +23,6 @@ import html
 import json
 import re
 import secrets
-import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import GandiagError
 from .responses import page_answer
-from .store import Refused, Store
+from .store import Refused, _SQLStore
 
 MAX_BODY = 16 * 1024  # one trial record is ~600 bytes; anything much larger is not from the page
 DEFAULT_ID_PARAMS = ("PROLIFIC_PID", "workerId", "participant")
@@ -46,7 +45,7 @@ _RECORD_KEYS = {"trial", "phase", "image", "attention", "exposure_ms", "exposure
 class StudyServer:
     """Everything the request handler needs: the kit page, the design, the store and the options."""
 
-    def __init__(self, kit_dir, store: Store, *, id_params: Sequence[str] = DEFAULT_ID_PARAMS,
+    def __init__(self, kit_dir, store: _SQLStore, *, id_params: Sequence[str] = DEFAULT_ID_PARAMS,
                  completion_code: Optional[str] = None, redirect_url: Optional[str] = None,
                  status_key: Optional[str] = None):
         from .kit import read_design
@@ -221,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             result = route(body)
         except Refused as exc:
             return self._json(exc.status, {"ok": False, "error": exc.reason})
-        except sqlite3.OperationalError as exc:  # locked / disk trouble: the page keeps the answer and retries
+        except self.study.store.busy_errors as exc:  # locked / server down: the page keeps the answer and retries
             return self._json(503, {"ok": False, "error": f"database busy ({exc}); retry"})
         return self._json(200, {"ok": True, **result})
 
