@@ -155,8 +155,9 @@ def from_torchscript(path, *, device: str = "cpu", trust_pickle: bool = False, *
         if module is None:
             module = load_torchscript(path, map_location=device)
     except Exception as exc:
+        why = str(exc).split(": ", 2)[-1].split(";")[0][:200] if isinstance(exc, GandiagError) else type(exc).__name__
         raise GandiagError(
-            f"cannot load {path} as TorchScript or torch.export program ({type(exc).__name__}); save the network "
+            f"cannot load {path} as TorchScript or torch.export program ({why}); save the network "
             "with torch.jit.save(torch.jit.script(net), path) or torch.export.save(program, 'net.pt2'), "
             "or use 'package.module:callable'"
         ) from None

@@ -289,6 +289,9 @@ def cases(w: Path) -> List[Case]:
         Case("extract-evil-extractor", ["extract", "mnist-subset:test", "--extractor", f"{g}/evil_sample.pt2",
                                         "--out", f"{W}/out/x1.npz", "--quiet"], match=pt2_msg,
              outputs=("out/x1.npz",), issue="security"),
+        Case("extract-evil-torch-save-as-torchscript", ["extract", "mnist-subset:test", "--extractor",
+                                                        f"{g}/evil_torch.pt", "--out", f"{W}/out/x2.npz", "--quiet"],
+             match="cannot load .* as TorchScript", outputs=("out/x2.npz",), issue="security"),
         # --- nothing a user made is lost
         Case("fid-save-stats-over-its-input", ["fid", "--save-stats", f"{W}/data/victim.npz", f"{W}/data/victim.npz"]
              + mnist_fid, match="also an input", issue="data"),
