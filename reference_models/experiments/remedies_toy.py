@@ -112,12 +112,27 @@ def main(argv=None) -> int:
             canvas.save(buffer, format="PNG")
             atomic_write_bytes(Path(args.images) / f"trainer-toy-{dataset}.png", buffer.getvalue())
     atomic_write_json(args.out, results)
-    for key, s in results["summary"].items():
-        def f(x, p=2):
-            return "n/a" if x is None else f"{x['mean']:.{p}f} ± {x['sd']:.{p}f}"
-        print(f"{key:<20} modes {f(s['covered'], 1)}  hq {f(s['high_quality_fraction'], 3)}  "
-              f"KL {f(s['kl_to_uniform'], 2)}  cpu_s {f(s['cpu_s'], 0)}")
+    print(markdown_table(results))
     return 0
+
+
+def markdown_table(results) -> str:
+    """The docs table: mean ± sd over seeds per dataset and variant (``n/a``: no sample within 3 sigma)."""
+    def f(x, p):
+        return "n/a" if x is None else f"{x['mean']:.{p}f} ± {x['sd']:.{p}f}"
+
+    lines = ["| data | variant | modes covered | high-quality fraction | KL to uniform (nats) | CPU s / run |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for key, s in results["summary"].items():
+        dataset, variant = key.split("/")
+        lines.append(f"| {dataset} | {variant} | {f(s['covered'], 1)} | {f(s['high_quality_fraction'], 3)} | "
+                     f"{f(s['kl_to_uniform'], 2)} | {f(s['cpu_s'], 0)} |")
+    return "\n".join(lines)
+
+
+def print_table(path) -> None:
+    """``python -c 'from reference_models.experiments.remedies_toy import print_table; print_table(P)'``."""
+    print(markdown_table(json.loads(Path(path).read_text())))
 
 
 if __name__ == "__main__":
