@@ -88,7 +88,10 @@ def _metric_table(metrics: Mapping) -> str:
             info = _info(row.name)
             title = f"<strong>{esc(info.title if info else row.name)}</strong><br><code>{esc(row.name)}</code>"
             desc = esc(info.description) if info else ""
-            rows.append((title, _lines(row.value), _lines(row.detail), _arrow(row.name), esc(row.features), desc))
+            features = row.features + "".join(f"\n{tag}" for tag in (
+                f"protocol {result['protocol']}" if result.get("protocol") else "", result.get("weights_marker", ""))
+                if tag)  # which published tables the row may stand next to
+            rows.append((title, _lines(row.value), _lines(row.detail), _arrow(row.name), _lines(features), desc))
             classes.append("missing" if row.flag else "")
     return table(("Metric", "Value", "Uncertainty / detail", "Better", "Features", "What it measures"), rows,
                  numeric=(1,), row_classes=classes)
