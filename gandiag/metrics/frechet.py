@@ -262,11 +262,15 @@ def fid_to_reference(fake_feats, mu_r, sigma_r, *, factor_r=None) -> float:
 
 # ------------------------------------------------------------------------------------ metric records
 def frechet_bootstrap_ci(fake_feats, mu_r, sigma_r, value: float, *, resamples: int, seed: int):
-    """Bias-corrected percentile bootstrap 95 % interval of FID over the generated samples.
+    """Basic (reverse-percentile) bootstrap 95 % interval of the FID over the generated samples.
 
-    Resampling with replacement duplicates rows, which shrinks the covariance and inflates FID,
-    so the raw bootstrap distribution sits above the estimate ``value``. It is re-centred on the
-    estimate (the bootstrap bias estimate is subtracted) before taking percentiles.
+    The interval is for the FID of the *generator's distribution* against the reference statistics
+    (what a larger sample would give), not for this sample's plug-in value. FID_N is biased upward at
+    finite N, and the bootstrap distribution of FID* - FID_N mimics that of FID_N - FID, bias included,
+    so the basic interval ``[2 FID_N - q97.5, 2 FID_N - q2.5]`` (clipped at 0) both corrects the bias
+    and keeps the spread. The former "percentile minus bias" interval stayed centred on the biased
+    value: in simulation (Gaussian features with a known FID, D=16, N=200) it covered the true FID
+    40 % of the time; this one 91.5 % (``tests/gandiag/metrics/test_fid_bootstrap.py``).
 
     Args:
         fake_feats: ``(N, D)`` generated features (float64).
@@ -276,7 +280,8 @@ def frechet_bootstrap_ci(fake_feats, mu_r, sigma_r, value: float, *, resamples: 
         seed: seed of the resampling.
 
     Returns:
-        ``(ci95 [lo, hi], bias)``; ``lo`` is clipped at 0.
+        ``(ci95 [lo, hi], bias)``; both ends are clipped at 0. ``bias`` is the bootstrap estimate
+        of FID_N's finite-sample bias (``value - bias`` is the bias-corrected point estimate).
     """
     from .stats import FeatureStats
 
@@ -286,25 +291,23 @@ def frechet_bootstrap_ci(fake_feats, mu_r, sigma_r, value: float, *, resamples: 
         s = FeatureStats.from_features(fake_feats[rng.integers(0, len(fake_feats), len(fake_feats))])
         boots.append(frechet_distance(s.mean, s.cov, mu_r, sigma_r))
     bias = float(np.mean(boots)) - value
-    lo, hi = np.percentile(boots, [2.5, 97.5]) - bias
-    return [max(0.0, float(lo)), float(hi)], bias
+    q_lo, q_hi = np.percentile(boots, [2.5, 97.5])
+    return [max(0.0, float(2 * value - q_hi)), max(0.0, float(2 * value - q_lo))], bias
 
 
 def fid_step(ctx, extractor: str):
     """The FID evaluation step on ``extractor``'s features (with a bootstrap CI when cheap)."""
-    from .stats import FeatureStats
-
     fake = ctx.features(extractor, "fake").astype(np.float64)
     ref = ctx.ref_stats(extractor)
-    fake_stats = FeatureStats.from_features(fake)
-    value = frechet_distance(fake_stats.mean, fake_stats.cov, ref.mean, ref.cov)
+    value = fid_to_reference(fake, ref.mean, ref.cov)  # exact at N <= D too (no eigenvalue floor)
     out = {"value": value, "extractor": extractor, "num_fake": len(fake), "num_real": ref.count}
     resamples = ctx.options.bootstrap
     if resamples and fake.shape[1] <= 256:
         out["ci95"], bias = frechet_bootstrap_ci(fake, ref.mean, ref.cov, value, resamples=resamples,
                                                  seed=ctx.options.seed)
-        out["ci_method"] = (f"bias-corrected percentile bootstrap over generated samples "
-                            f"({resamples} resamples; bootstrap bias {bias:.3g} removed)")
+        out["bias_corrected"] = max(0.0, value - bias)
+        out["ci_method"] = (f"basic bootstrap over generated samples ({resamples} resamples): an interval for the "
+                            f"generator's FID at this reference, finite-N bias ({bias:.3g}) included")
     return out
 
 

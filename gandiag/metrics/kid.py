@@ -195,9 +195,18 @@ def _kid_step(ctx):
     o = ctx.options
     if o.kid_subset_size is not None and o.kid_subset_size <= 0:  # 0 would silently mean "the default"
         raise GandiagError(f"kid_subset_size (--kid-subset-size) must be positive, got {o.kid_subset_size}")
-    size = o.kid_subset_size if o.kid_subset_size is not None else min(1000, len(a), len(b))
+    # Default subsets hold at most half of each side: a subset of all N generated rows would be the whole
+    # fake set every time, and the std would then measure the reference side's variation only.
+    size = o.kid_subset_size if o.kid_subset_size is not None else max(2, min(1000, len(a) // 2, len(b) // 2))
     mean, std = kid(a, b, subsets=o.kid_subsets, subset_size=size, seed=o.seed)
-    return {"mean": mean, "std": std, "subsets": o.kid_subsets, "subset_size": size, "extractor": name}
+    whole = size >= len(a)
+    meaning = (f"s.d. of KID over {o.kid_subsets} subsets of {size} rows per side: the spread of a KID from {size} "
+               "samples (a standard error of the mean over all samples is smaller)")
+    if whole:
+        meaning += ("; every subset holds all generated samples, so this s.d. reflects the reference side only: "
+                    "use --kid-subset-size <= N/2 for a two-sided spread")
+    return {"mean": mean, "std": std, "subsets": o.kid_subsets, "subset_size": size, "std_meaning": meaning,
+            "subsets_hold_all_generated": whole, "extractor": name}
 
 
 def _register():
@@ -211,7 +220,8 @@ def _register():
         "Bińkowski, Sutherland, Arbel, Gretton. Demystifying MMD GANs. ICLR 2018",
         run=_kid_step, min_samples=2,
         options=(Option("kid_subsets", int, 100, "KID subsets (seeded by --seed)"),
-                 Option("kid_subset_size", Optional[int], None, "rows per KID subset (default min(1000, N))")),
+                 Option("kid_subset_size", Optional[int], None, "rows per KID subset (default min(1000, N/2): subsets "
+                        "that differ on both sides)")),
         rows=mean_std_rows("kid", "subsets", "subsets"),
         summary=lambda r: f"KID: {r['mean']:.5f} ± {r['std']:.5f}  [{r['extractor']}, lower is better]",
         default_for=("mnist", "natural"), function="gandiag.metrics.kid", order=30))

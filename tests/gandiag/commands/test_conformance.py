@@ -151,7 +151,7 @@ def test_evaluate_protocol_gives_the_peer_checked_numbers_and_records_them(ours,
     a, b = pair
     np.savez(tmp_path / "ref.npz", images=a)
     options = EvaluateOptions(ref=str(tmp_path / "ref.npz"), metrics=("fid", "is", "kid"), weights=str(weights_file),
-                              protocol=protocol, is_splits=2, kid_subsets=5, seed=2020,
+                              protocol=protocol, is_splits=2, kid_subsets=5, kid_subset_size=N, seed=2020,
                               cache_dir=str(tmp_path / "cache"))
     m = evaluate(ImageSet(b, source="b"), options).metrics
     want = ours["protocols"][protocol]
