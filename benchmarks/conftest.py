@@ -70,7 +70,7 @@ def pytest_terminal_summary(terminalreporter):
         line = f"{group}: gandiag {ours if ours is None else f'{ours:.3f}'} s, " \
                f"peer {peer if peer is None else f'{peer:.3f}'} s, speed-up {ratio}"
         if group in _PEAKS:
-            line += "; peak extra RSS " + ", ".join(f"{side} {v / 2 ** 30:.3f} GiB"
+            line += "; peak RSS (in-process rows: extra over the call's start) " + ", ".join(f"{side} {v / 2 ** 30:.3f} GiB"
                                                     for side, v in sorted(_PEAKS[group].items()))
         if group in _NOTES:
             line += f"  [{_NOTES[group]}]"

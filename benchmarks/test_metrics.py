@@ -214,3 +214,149 @@ def test_prdc_peak_memory_50k(speedups):
     speedups.record("prdc-50k-50k-64 memory", "RSS before the call GiB", report["rss_before_kib"] / 2 ** 20)
     speedups.record("prdc-50k-50k-64 memory", "seconds", report["seconds"])
     assert peak_gib < 1.0 and rss_gib < 2.0
+
+
+# ------------------------------------------------------------ issue 15: kernels at full size
+# Inception-like features: non-negative (post-ReLU average pool), per-dimension scales, float32.
+def _inception_like(rng, n, shift=0.0, d=2048):
+    scale = np.random.default_rng(99).gamma(2.0, 0.2, size=d)
+    return ((np.abs(rng.normal(size=(n, d))) + shift) * scale).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def stats_feats():
+    return _inception_like(np.random.default_rng(10), 50000)
+
+
+STATS_BATCH = 500
+
+
+def _stream_stats(feats):
+    from gandiag.metrics import FeatureStats
+
+    s = FeatureStats(feats.shape[1])
+    for lo in range(0, len(feats), STATS_BATCH):
+        s.update(feats[lo:lo + STATS_BATCH])
+    return s.mean, s.cov
+
+
+def _numpy_cov(feats):
+    return feats.mean(axis=0, dtype=np.float64), np.cov(feats, rowvar=False)
+
+
+@pytest.mark.benchmark(group="stats-50k-2048")
+def test_stats_gandiag_streamed(benchmark, stats_feats, speedups):
+    mean, cov = speedups.peak_rss("stats-50k-2048", "gandiag", lambda: _stream_stats(stats_feats))
+    benchmark.pedantic(_stream_stats, args=(stats_feats,), rounds=2, iterations=1)
+    speedups.record_benchmark("stats-50k-2048", "gandiag", benchmark,
+                              note=f"FeatureStats.update in batches of {STATS_BATCH} float32 rows vs one np.cov")
+    ref_mean, ref_cov = _numpy_cov(stats_feats)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-12)
+    assert np.abs(cov - ref_cov).max() <= 1e-12 * np.abs(ref_cov).max()
+
+
+@pytest.mark.benchmark(group="stats-50k-2048")
+def test_stats_numpy_cov(benchmark, stats_feats, speedups):
+    speedups.peak_rss("stats-50k-2048", "peer", lambda: _numpy_cov(stats_feats))
+    benchmark.pedantic(_numpy_cov, args=(stats_feats,), rounds=2, iterations=1)
+    speedups.record_benchmark("stats-50k-2048", "peer", benchmark)
+
+
+@pytest.fixture(scope="module")
+def kid_feats():
+    rng = np.random.default_rng(11)
+    return _inception_like(rng, 10000), _inception_like(rng, 10000, shift=0.05)
+
+
+def _kid_gandiag(a, b):
+    from gandiag.metrics import kid
+
+    return kid(a, b, subsets=100, subset_size=1000, seed=2020)[0]
+
+
+def _kid_torch_fidelity(a, b):
+    import torch
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    out = kid_features_to_metric(torch.from_numpy(a), torch.from_numpy(b), verbose=False, kid_subsets=100,
+                                 kid_subset_size=1000, rng_seed=2020, kid_kernel="poly", kid_kernel_poly_degree=3,
+                                 kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
+    return out["kernel_inception_distance_mean"]
+
+
+@pytest.mark.benchmark(group="kid-10k-10k-2048")
+def test_kid_gandiag(benchmark, kid_feats, speedups):
+    value = speedups.peak_rss("kid-10k-10k-2048", "gandiag", lambda: _kid_gandiag(*kid_feats))
+    benchmark.pedantic(_kid_gandiag, args=kid_feats, rounds=2, iterations=1)
+    speedups.record_benchmark("kid-10k-10k-2048", "gandiag", benchmark,
+                              note="float32 shifted Gram products, float64 kernels and sums")
+    from gandiag.metrics import kid
+
+    exact = kid(*kid_feats, subsets=100, subset_size=1000, seed=2020, precision="float64")[0]
+    speedups.record("kid-10k-10k-2048", "relative error vs float64", abs(value - exact) / abs(exact))
+    assert abs(value - exact) <= 1e-6 * abs(exact)
+
+
+@pytest.mark.benchmark(group="kid-10k-10k-2048")
+def test_kid_torch_fidelity(benchmark, kid_feats, speedups):
+    speedups.peak_rss("kid-10k-10k-2048", "peer", lambda: _kid_torch_fidelity(*kid_feats))
+    value = benchmark.pedantic(_kid_torch_fidelity, args=kid_feats, rounds=2, iterations=1)
+    speedups.record_benchmark("kid-10k-10k-2048", "peer", benchmark)
+    assert _kid_gandiag(*kid_feats) == pytest.approx(value, rel=1e-2)  # torch-fidelity sums in float32
+
+
+@pytest.fixture(scope="module")
+def prdc_feats_2048():
+    rng = np.random.default_rng(12)
+    return (_inception_like(rng, 10000).astype(np.float64),
+            _inception_like(rng, 10000, shift=0.1).astype(np.float64))
+
+
+def _prdc_torch_reference(real, fake, k=5):
+    """The plain torch formulation: cdist + kthvalue, dense matrices, same float64 inputs."""
+    import torch
+
+    x, y = torch.from_numpy(real), torch.from_numpy(fake)
+    r_real = torch.cdist(x, x).kthvalue(k + 1, dim=1).values
+    r_fake = torch.cdist(y, y).kthvalue(k + 1, dim=1).values
+    d = torch.cdist(x, y)  # (real, fake)
+    in_real = d < r_real[:, None]
+    return {"precision": in_real.any(dim=0).double().mean().item(),
+            "recall": (d < r_fake[None, :]).any(dim=1).double().mean().item(),
+            "density": in_real.sum().item() / (k * y.shape[0]),
+            "coverage": (d.min(dim=1).values < r_real).double().mean().item()}
+
+
+@pytest.mark.benchmark(group="prdc-10k-10k-2048")
+def test_prdc_2048_gandiag(benchmark, prdc_feats_2048, speedups):
+    out = speedups.peak_rss("prdc-10k-10k-2048", "gandiag", lambda: prdc(*prdc_feats_2048, k=5))
+    benchmark.pedantic(prdc, args=prdc_feats_2048, kwargs={"k": 5}, rounds=2, iterations=1)
+    speedups.record_benchmark("prdc-10k-10k-2048", "gandiag", benchmark)
+    speedups.record_benchmark("prdc-10k-10k-2048-vs-torch", "gandiag", benchmark,
+                              note="peer: plain torch cdist + kthvalue on the same float64 inputs")
+    ref = _prdc_torch_reference(*prdc_feats_2048)
+    for key in ref:  # cdist rounds differently: allow a handful of borderline comparisons
+        assert abs(out[key] - ref[key]) <= 5e-4
+
+
+@pytest.mark.benchmark(group="prdc-10k-10k-2048")
+def test_prdc_2048_package(benchmark, prdc_feats_2048, speedups):
+    from prdc import compute_prdc
+
+    def run():
+        with contextlib.redirect_stdout(io.StringIO()):
+            return compute_prdc(*prdc_feats_2048, nearest_k=5)
+
+    peer = speedups.peak_rss("prdc-10k-10k-2048", "peer", run)
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    speedups.record_benchmark("prdc-10k-10k-2048", "peer", benchmark)
+    ours = prdc(*prdc_feats_2048, k=5)
+    for key, value in peer.items():
+        assert abs(ours[key] - float(value)) <= 1e-9
+
+
+@pytest.mark.benchmark(group="prdc-10k-10k-2048-vs-torch")
+def test_prdc_2048_torch_reference(benchmark, prdc_feats_2048, speedups):
+    speedups.peak_rss("prdc-10k-10k-2048-vs-torch", "peer", lambda: _prdc_torch_reference(*prdc_feats_2048))
+    benchmark.pedantic(_prdc_torch_reference, args=prdc_feats_2048, rounds=2, iterations=1)
+    speedups.record_benchmark("prdc-10k-10k-2048-vs-torch", "peer", benchmark)
