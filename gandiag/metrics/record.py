@@ -77,7 +77,9 @@ class Metric:
             they become :class:`gandiag.evaluation.EvaluateOptions` fields and CLI flags.
         rows: ``rows(result) -> [Row, ...]`` for the report's metric table (default: none).
         summary: ``summary(result) -> str``, the console line after ``gandiag evaluate``.
-        section: title of the report section drawn for it by :mod:`gandiag.report` (None: table only).
+        section: title of its own report section (None: table row only); the report places it by
+            ``order`` and draws it with the body registered in :mod:`gandiag.report.sections`
+            (or a generic one).
         aliases: former names, still accepted with a FutureWarning.
         needs_heldout: needs held-out real images (``--heldout``).
         default_for: data domains (:data:`DOMAINS`) where it runs without ``--metrics``.

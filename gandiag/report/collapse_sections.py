@@ -1,13 +1,16 @@
-"""Evaluation-report sections for the label-free collapse metrics (NDB, birthday test)."""
+"""Evaluation-report section bodies for the label-free collapse metrics (NDB, birthday test).
+
+Titles, anchors and order come from the metric records (see :mod:`gandiag.report.sections`).
+"""
 from __future__ import annotations
 
 from typing import Mapping
 
 from . import collapse_figures, figures
-from .page import esc, fmt, img, section
+from .page import esc, fmt, img
 
 
-def ndb_section(r: Mapping, arrays: Mapping) -> str:
+def ndb_body(r: Mapping, arrays: Mapping) -> str:
     body = img(collapse_figures.ndb_bins_figure(r), "reference and generated share of every NDB bin",
                caption=f"k-means bins of the reference in {r.get('space', '')} space (seed {r.get('seed')}); a dot "
                        f"is red when the generator puts significantly too few samples in the bin, orange too many "
@@ -23,10 +26,10 @@ def ndb_section(r: Mapping, arrays: Mapping) -> str:
     text = (f"<p>{esc(fmt(r['ndb']))} of {esc(fmt(r['num_bins']))} bins differ (NDB/K {esc(fmt(r['ndb_k']))}, "
             f"JS {esc(fmt(r['js']))}); {len(r.get('under', []))} under-populated, {len(r.get('over', []))} "
             f"over-populated. Real data against its own bins gives about alpha × K.</p>")
-    return section("ndb", "Statistically different bins (NDB)", text + body)
+    return text + body
 
 
-def birthday_section(r: Mapping, arrays: Mapping) -> str:
+def birthday_body(r: Mapping, arrays: Mapping) -> str:
     body = img(collapse_figures.birthday_curve(r), "share of batches with a duplicate against batch size",
                caption=f"A batch has a duplicate when its closest pair is closer than the closest pair of every "
                        f"one of {2 * r['num_batches']} real batches of the same size ({r.get('space', '')} space).")
@@ -40,4 +43,4 @@ def birthday_section(r: Mapping, arrays: Mapping) -> str:
                                                title=f"Closest pairs in a batch of {r['pairs_batch_size']}"),
                     "closest pairs of generated images", caption="Red: below the real-data threshold. Print them "
                     "for people to confirm with gandiag.human.duplicate_sheet.")
-    return section("birthday", "Birthday-paradox test", body)
+    return body

@@ -8,7 +8,9 @@ offline and always looks the same. Files are written atomically.
 What the pages show is driven by the data: a section appears only when its metric
 is in the results; the metric table's rows, titles and "better" directions come from
 each metric's record in :data:`gandiag.metrics.METRICS` (whose name is also its
-metrics.json key), so a new metric appears here without editing this module.
+metrics.json key), so a new metric appears here without editing this module. So do the
+metric sections: a record with a ``section`` gets one, titled so, in the records' order,
+drawn by the body registered for it (:mod:`gandiag.report.sections`) or a generic one.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from ..errors import GandiagError
 from ..fileio import PathLike, atomic_write_text
 from . import figures
 from .page import document, esc, fmt, highlights, img, json_block, kv_table, section, table, toc
+from .sections import SECTION_BODIES, metric_sections, register_section_body
 
 Row = Tuple[str, str, str, str]  # metric name, value html, spread html, extractor html
 
@@ -169,7 +172,7 @@ def _samples_section(samples: np.ndarray, total: object, source: str, anchor: st
                                         caption=caption, pixels=True))
 
 
-def _modes_section(r: Mapping) -> str:
+def _modes_body(r: Mapping, arrays: Mapping) -> str:
     noun = _noun(r)
     missing = list(r.get("missing") or [])
     share = (float(r["threshold"]) / float(r["num_samples"])) if r.get("threshold") and r.get("num_samples") else None
@@ -191,7 +194,7 @@ def _modes_section(r: Mapping) -> str:
         details.append(("conditioning accuracy (label asked = label seen)",
                         fmt(r["conditioning_accuracy"], percent=True)))
     body = lead + img(figures.class_histogram(r), "per-class share of generated samples", caption=caption)
-    return section("modes", "Mode coverage", body + kv_table(details))
+    return body + kv_table(details)
 
 
 def _neighbour_grids(r: Mapping, arrays: Mapping) -> str:
@@ -230,7 +233,7 @@ def _flag_factor(r: Mapping) -> float:
     return DEFAULT_FLAG_FACTOR
 
 
-def _neighbours_section(r: Mapping, arrays: Mapping) -> str:
+def _neighbours_body(r: Mapping, arrays: Mapping) -> str:
     q = float(r.get("expected_fraction") or 0.05)
     factor = _flag_factor(r)
     cf = r.get("copy_fraction")
@@ -254,11 +257,10 @@ def _neighbours_section(r: Mapping, arrays: Mapping) -> str:
          f"{fmt(r.get('num_train'))} / {fmt(r.get('num_heldout'))} / {fmt(r.get('num_samples'))}"),
         ("space", r.get("space", "")),
     ])
-    return section("neighbours", "Nearest training images and data copying",
-                   explain + stats + _neighbour_grids(r, arrays))
+    return explain + stats + _neighbour_grids(r, arrays)
 
 
-def _parzen_section(r: Mapping) -> str:
+def _parzen_body(r: Mapping, arrays: Mapping) -> str:
     from ..metrics import METRICS
 
     text = (f"<p>Test log-likelihood <strong>{esc(fmt(r.get('mean')))} nats</strong> "
@@ -271,19 +273,18 @@ def _parzen_section(r: Mapping) -> str:
     if r.get("sigmas") and r.get("validation_log_likelihoods"):
         figure = img(figures.parzen_curve(r), "Parzen validation log-likelihood against sigma",
                      caption="Mean validation log-likelihood for each window width σ; the star marks the chosen σ.")
-    return section("parzen", "Parzen-window log-likelihood", text + figure)
+    return text + figure
 
 
-def _fid_inf_section(r: Mapping) -> str:
+def _fid_inf_body(r: Mapping, arrays: Mapping) -> str:
     from ..metrics import METRICS
 
     text = (f"<p>FID∞ = <strong>{esc(fmt(r.get('fid_inf')))}</strong> (slope {esc(fmt(r.get('slope')))}, "
             f"features: {esc(r.get('extractor', ''))}).</p>"
             f'<p class="note">{esc(METRICS.get("fid-inf").description)}</p>')
-    return section("fid-inf", "FID against sample size",
-                   text + img(figures.fid_curve(r), "FID against one over the number of samples",
-                              caption="FID of random subsets of N generated samples against 1/N; the line's "
-                                      "intercept at 1/N = 0 is FID∞."))
+    return (text + img(figures.fid_curve(r), "FID against one over the number of samples",
+                       caption="FID of random subsets of N generated samples against 1/N; the line's "
+                               "intercept at 1/N = 0 is FID∞."))
 
 
 def _provenance_section(p: Mapping) -> str:
@@ -314,9 +315,24 @@ def _provenance_section(p: Mapping) -> str:
 
 
 # ------------------------------------------------------------------------------------ evaluation
-_SECTION_TITLES = {"samples": "Samples", "metrics": "Metrics", "modes": "Modes", "neighbours": "Neighbours",
-                   "parzen": "Parzen", "fid-inf": "FID∞", "ndb": "NDB", "birthday": "Birthday test",
-                   "other": "Other results", "provenance": "Provenance"}
+def _ndb_body(r: Mapping, arrays: Mapping) -> str:
+    from .collapse_sections import ndb_body
+
+    return ndb_body(r, arrays)
+
+
+def _birthday_body(r: Mapping, arrays: Mapping) -> str:
+    from .collapse_sections import birthday_body
+
+    return birthday_body(r, arrays)
+
+
+# The built-in metrics' figures; each section's anchor, title and place come from the metric's record
+# (its name, ``section`` and ``order``), see gandiag.report.sections.
+for _name, _body in (("modes", _modes_body), ("neighbours", _neighbours_body), ("parzen", _parzen_body),
+                     ("fid-inf", _fid_inf_body), ("ndb", _ndb_body), ("birthday", _birthday_body)):
+    if _name not in SECTION_BODIES:
+        register_section_body(_name, _body)
 
 
 def _unpack_evaluation(evaluation) -> Tuple[Mapping, Mapping]:
@@ -344,41 +360,28 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
            f"reference: {ref.get('description') or ref.get('spec')}" if isinstance(ref, Mapping) and ref else "",
            f"seed {prov.get('seed')}" if prov.get("seed") is not None else "",
            str(prov.get("created") or "")]
-    sections: List[Tuple[str, str]] = []
+    sections: List[Tuple[str, str, str]] = []  # (anchor, table-of-contents label, html)
     samples = arrays.get("samples")
     if samples is not None and len(samples):
-        sections.append(("samples", _samples_section(samples, prov.get("num_generated", len(samples)),
-                                                      source_text, "samples", "Generated samples")))
+        sections.append(("samples", "Samples", _samples_section(samples, prov.get("num_generated", len(samples)),
+                                                                 source_text, "samples", "Generated samples")))
     if any(k in METRICS for k in m):
-        sections.append(("metrics", section("metrics", "Metrics", _metric_table(m))))
-    if isinstance(m.get("modes"), Mapping):
-        sections.append(("modes", _modes_section(m["modes"])))
-    if isinstance(m.get("neighbours"), Mapping):
-        sections.append(("neighbours", _neighbours_section(m["neighbours"], arrays)))
-    if isinstance(m.get("parzen"), Mapping):
-        sections.append(("parzen", _parzen_section(m["parzen"])))
-    if isinstance(m.get("fid-inf"), Mapping):
-        sections.append(("fid-inf", _fid_inf_section(m["fid-inf"])))
-    if isinstance(m.get("ndb"), Mapping) or isinstance(m.get("birthday"), Mapping):
-        from .collapse_sections import birthday_section, ndb_section
-
-        if isinstance(m.get("ndb"), Mapping):
-            sections.append(("ndb", ndb_section(m["ndb"], arrays)))
-        if isinstance(m.get("birthday"), Mapping):
-            sections.append(("birthday", birthday_section(m["birthday"], arrays)))
+        sections.append(("metrics", "Metrics", section("metrics", "Metrics", _metric_table(m))))
+    for anchor, heading, body in metric_sections(m, arrays):  # records with a `section`, in registry order
+        sections.append((anchor, heading, section(anchor, heading, body)))
     other = {k: v for k, v in m.items() if k not in METRICS and k != "provenance"}
     if other:
-        sections.append(("other", section("other", "Other results", json_block(other))))
+        sections.append(("other", "Other results", section("other", "Other results", json_block(other))))
     if prov:
-        sections.append(("provenance", _provenance_section(prov)))
+        sections.append(("provenance", "Provenance", _provenance_section(prov)))
     from ..weights_notice import unpublished_notices
 
     notices = unpublished_notices(prov.get("extractors", {}))  # first lines: never only a provenance row
     header = (f'<p class="subtitle">{esc(" · ".join(s for s in sub if s))}</p>'
               + highlights([("bad", f"Warning: {n}") for n in notices])
               + highlights(_evaluation_highlights(m))
-              + toc([(a, _SECTION_TITLES[a]) for a, _ in sections]))
-    return document(title, header, [html for _, html in sections])
+              + toc([(a, label) for a, label, _ in sections]))
+    return document(title, header, [html for _, _, html in sections])
 
 
 def render_evaluation_report(evaluation, path: PathLike, *, title: Optional[str] = None) -> Path:
