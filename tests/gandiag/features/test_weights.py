@@ -117,3 +117,33 @@ def test_state_dict_checks(tmp_path):
         W.load_state_dict(junk, "test")
     torch.save({"state_dict": good}, tmp_path / "ckpt.pth")
     assert set(W.load_state_dict(tmp_path / "ckpt.pth", "test")) == set(good)
+
+
+@pytest.mark.parametrize("how", ["argument", "env"])
+@pytest.mark.parametrize("name", ["net-1234abcd.pth", "other-name.pth", "mine.pth"])
+def test_one_rule_for_argument_and_env_any_name_is_used_and_marked(spec, hub, tmp_path, monkeypatch, how, name):
+    own = _write(tmp_path / "own" / name, b"my own network")
+    if how == "env":
+        monkeypatch.setenv("GANDIAG_TEST_WEIGHTS", str(own))
+        got = W.resolve_weights(spec)
+        assert got.found_by == "env:GANDIAG_TEST_WEIGHTS"
+    else:
+        got = W.resolve_weights(spec, own)
+        assert got.found_by == "argument"
+    assert got.path == own and not got.published and got.marker == "unpublished weights"
+    if name == "mine.pth":
+        assert got.note == ""
+    else:  # named like the published file: say so, and both remedies
+        assert "named like the published net-1234abcd.pth" in got.note and "Rename it" in got.note
+        assert "download https://example.invalid/net-1234abcd.pth again" in got.note
+
+
+@pytest.mark.parametrize("how", ["argument", "env"])
+def test_published_bytes_under_any_name_are_published(spec, hub, tmp_path, monkeypatch, how):
+    copy = _write(tmp_path / "renamed.bin")
+    if how == "env":
+        monkeypatch.setenv("GANDIAG_TEST_WEIGHTS", str(copy))
+        got = W.resolve_weights(spec)
+    else:
+        got = W.resolve_weights(spec, copy)
+    assert got.published and got.marker == "" and got.note == ""
