@@ -8,8 +8,11 @@
   (:mod:`~gandiag.human.sheets`).
 * :mod:`~gandiag.human.responses` - reads the page's JSON/CSV exports, transcribed paper CSVs and the
   server database.
-* :mod:`~gandiag.human.store` / :mod:`~gandiag.human.server` - ``gandiag human-serve``: SQLite answer
-  store and the stdlib HTTP server (crowd ids, one person once, completion code, status page).
+* :mod:`~gandiag.human.store` / :mod:`~gandiag.human.server` - ``gandiag human-serve``: answer store
+  (SQLite, or a server database by SQLAlchemy URL) and the stdlib HTTP server (crowd ids, one person
+  once, completion code, status page).
+* :mod:`~gandiag.human.jspsych` - ``gandiag human-export --jspsych``: the kit as a jsPsych experiment
+  (JATOS, Pavlovia, static hosts).
 * :mod:`~gandiag.human.scoring` - accuracy, fool rate, HYPE scores, d'/criterion, bootstrap CIs.
 * :mod:`~gandiag.human.agreement` - Fleiss' kappa, Krippendorff's alpha.
 * :mod:`~gandiag.human.analysis` - sessions -> the ``scores.json`` document (exclusion and timing
