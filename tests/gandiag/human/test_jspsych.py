@@ -80,3 +80,60 @@ def test_jspsych_session_offline_in_chromium_scored_by_human_score(browser, smal
     assert {a.number for a in sessions[0].answers if not a.correct} == wrong
     assert main(["human-score", str(path), "--design", str(small_kit.out), "--bootstrap", "0"]) == 0, capsys.readouterr().err
     assert "1 of 1 participants included" in capsys.readouterr().out
+
+
+# A stand-in for JATOS's jatos.js: the calls the export makes, recorded on window.
+FAKE_JATOS = """
+window.jatos = {
+  urlQueryParameters: {participant: 'P03'},
+  onLoad: function (f) { setTimeout(f, 0); },
+  submitResultData: function (text) { window.__submitted = text; return Promise.resolve(); },
+  endStudy: function () { window.__ended = true; }
+};
+"""
+
+
+@pytest.mark.browser
+def test_served_by_jatos_submits_the_export_to_jatos(browser, small_kit, tmp_path):
+    """Under a /publix/ URL the loader loads jatos.js, takes the id from the study link and submits the export."""
+    out = export_jspsych(small_kit.out, tmp_path / "exp")
+    base = "http://jatos.test/publix/abc123/"
+    context = browser.new_context(viewport={"width": 900, "height": 700})
+    served = []
+
+    def route(r):
+        name = r.request.url.split("?")[0][len(base):]
+        served.append(name)
+        if name == "jatos.js":
+            return r.fulfill(body=FAKE_JATOS, content_type="text/javascript")
+        if name in ("index.html", "kit.js", "gandiag-jspsych.js", "jspsych/jspsych.js"):
+            return r.fulfill(path=str(out / name))
+        return r.abort()
+
+    context.route(base + "**", route)
+    context.route(lambda url: not url.startswith(base), lambda r: r.abort())
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(base + "index.html")
+    page.check("#g-consent")
+    assert page.locator("#g-pid").count() == 0  # the id came from jatos.urlQueryParameters
+    page.click("#g-continue")
+    page.wait_for_selector("text=Answer with F")
+    page.keyboard.press("Space")
+    trials = small_kit.design["participants"][2]["trials"]
+    keys = small_kit.design["participants"][2]["keys"]
+    for t in trials:
+        page.wait_for_selector('#g-prompt[data-ready="1"]', timeout=15000)
+        page.keyboard.press("f" if keys["left"] == t["truth"] else "j")
+        page.wait_for_function("() => !document.getElementById('g-prompt') || "
+                               "document.getElementById('g-prompt').dataset.ready === '0'")
+    page.wait_for_function("() => window.__ended === true", timeout=15000)
+    submitted = page.evaluate("window.__submitted")
+    context.close()
+    assert errors == [] and "jatos.js" in served
+    path = tmp_path / "jatos-result.json"
+    path.write_text(submitted)
+    sessions = read_responses([path], small_kit.design)
+    assert sessions[0].participant == "P03" and len(sessions[0].answers) == len(trials)
+    assert all(a.correct for a in sessions[0].answers)
