@@ -114,6 +114,12 @@ def _mnist_factory(**kwargs) -> Extractor:
     return MnistClassifierExtractor(**kwargs)
 
 
+def _fashion_factory(**kwargs) -> Extractor:
+    from .fashion_classifier import FashionClassifierExtractor
+
+    return FashionClassifierExtractor(**kwargs)
+
+
 def _pixels_factory(device: str = "cpu", weights=None, allow_download: bool = False) -> Extractor:
     from .pixels import PixelsExtractor
 
@@ -130,5 +136,9 @@ register_extractor(
 register_extractor(
     "mnist-classifier", _mnist_factory,
     "shipped MNIST CNN: 128-d penultimate features, 10 logits (MNIST-FID/IS, modes, Stacked MNIST)",
+)
+register_extractor(
+    "fashion-classifier", _fashion_factory,
+    "shipped Fashion-MNIST CNN (same network): 128-d features, 10 logits (Fashion-FID/IS, modes with class names)",
 )
 register_extractor("pixels", _pixels_factory, "flattened canonical pixels in [0,1] (C*H*W features, no logits)")
