@@ -269,7 +269,8 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
         {"dataset": "stacked-mnist", "image_size": 32, "steps": 3000},
     ),
     "gan2014-mnist": (
-        "Goodfellow et al. 2014 MNIST: MLP G 100-1200-1200-784, maxout D 240x5, dropout, SGD 0.1 + momentum",
+        "Goodfellow et al. 2014 MNIST (adversarial/mnist.yaml): MLP G 100-1200-1200-784 on U(-sqrt3, sqrt3) "
+        "noise, maxout D 240x5, dropout, SGD 0.1 + momentum, simultaneous D/G update (AdversaryCost2)",
         {"arch": "gan2014", "z_dim": 100, "prior": "uniform", "z_scale": 3 ** 0.5, "update": "simultaneous",
          "optimizer": "sgd", "g_lr": 0.1, "d_lr": 0.1, "beta1": 0.5,
          "beta2": 0.7, "momentum_ramp_steps": 125000, "lr_decay": 1.000004, "min_lr": 1e-6,
@@ -280,7 +281,7 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
         {"conditional": True},
     ),
     "unrolled-mnist": (
-        "Metz et al. 2017 unrolled GAN (5 look-ahead D steps) with small MLPs (BatchNorm in G)",
+        "Metz et al. 2017 unrolled GAN (5 look-ahead steps of D's own Adam) with small MLPs (BatchNorm in G)",
         {"arch": "mlp", "g_width": 256, "d_width": 256, "unroll_steps": 5, "g_lr": 1e-3, "d_lr": 1e-3,
          "batch_size": 64, "steps": 1500},
     ),
@@ -292,8 +293,8 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
          "monitor_every": 250, "checkpoint_every": 250},
     ),
     "memorize": (
-        "memorizes: an MLP GAN trained on 32 digits copies training images pixel for pixel (only a "
-        "few of them: copying together with collapse); find it with nearest-neighbour diagnostics",
+        "meant to memorize (an MLP GAN on 32 digits); known broken: it collapses onto one noisy digit "
+        "instead of copying (issue 12, docs/trainer.md)",
         {"arch": "mlp", "g_width": 512, "d_width": 256, "batchnorm": False, "train_size": 32, "batch_size": 32,
          "g_lr": 1e-3,
          "d_lr": 1e-3, "steps": 3000, "sample_every": 500, "checkpoint_every": 1000, "monitor_every": 500},
