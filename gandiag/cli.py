@@ -55,7 +55,18 @@ def _command_modules():
     return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected_command(argv: List[str], names) -> Optional[str]:
+    """The sub-command named in ``argv`` (its first non-option word), or None."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in names else None
+    return None
+
+
+def build_parser(only: Optional[str] = "") -> argparse.ArgumentParser:
+    """The parser of every command (default); ``only=NAME``: options of that command alone,
+    ``only=None``: of none (``gandiag --help`` shows names and one-line help). Start-up: some
+    commands' ``add_arguments`` read the metric/extractor registries (seconds of imports)."""
     parser = _Parser(
         prog="gandiag",
         description="gandiag: how good is your GAN really? Metrics, collapse diagnosis, human-study kits.",
@@ -71,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
             description=getattr(mod, "DESCRIPTION", mod.HELP),
             formatter_class=_Formatter,
         )
-        mod.add_arguments(p)
+        if only == "" or only == mod.NAME:
+            mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -79,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     from .commands._common import normalize_argv
 
-    parser = build_parser()
-    args = parser.parse_args(normalize_argv(sys.argv[1:] if argv is None else list(argv)))
+    argv = normalize_argv(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser(only=_selected_command(argv, {m.NAME for m in _command_modules()}))
+    args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help()
         return 2
