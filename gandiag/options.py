@@ -7,9 +7,12 @@ argparse flags (``--kid-subsets``) from the fields of *any* dataclass whose fiel
 ``metadata={"help": ...}``, and :func:`dataclass_kwargs_from_args` reads them back, so a default
 is written in exactly one place.
 
-Flag rules: ``name`` -> ``--name-with-dashes``; ``bool`` defaulting to False -> ``store_true``;
-``Tuple[float, ...]`` / ``Tuple[str, ...]`` -> one comma-separated value; ``Optional[T]`` -> ``T``
-with default ``None``. Fields with ``metadata={"cli": False}`` get no flag.
+Flag rules: ``name`` -> ``--name-with-dashes``; ``bool`` defaulting to False -> ``store_true``,
+defaulting to True -> ``--no-name``; ``Tuple[float, ...]`` / ``Tuple[str, ...]`` -> one
+comma-separated value; ``Optional[T]`` -> ``T`` with default ``None``. Fields with
+``metadata={"cli": False}`` (or no ``"cli"``) get no flag. Optional metadata: ``"flag"`` (a flag
+name other than the field's, e.g. ``--exposures`` for ``exposures_ms``), ``"metavar"``,
+``"choices"``, ``"minimum"``.
 """
 from __future__ import annotations
 
@@ -122,19 +125,22 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, *, only: Optio
         default = (defaults or {}).get(f.name, f.default)
         tp, is_list = _base_type(hints[f.name])
         help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %
+        flag = f.metadata.get("flag") or _flag(f.name)
+        extra = {k: f.metadata[k] for k in ("metavar", "choices") if f.metadata.get(k) is not None}
         if tp is bool and not is_list:
             if default:
-                parser.add_argument("--no-" + f.name.replace("_", "-"), dest=f.name, action="store_false",
+                parser.add_argument("--no-" + flag[2:], dest=f.name, action="store_false",
                                     help=help_text + " (on by default; this flag turns it off)")
             else:
-                parser.add_argument(_flag(f.name), dest=f.name, action="store_true", help=help_text)
+                parser.add_argument(flag, dest=f.name, action="store_true", help=help_text)
             continue
         if is_list:  # (the CLI's formatter appends the default)
-            parser.add_argument(_flag(f.name), dest=f.name, type=_parse_list(tp), default=default,
-                                metavar="A,B,...", help=help_text + " (comma-separated)")
+            extra.setdefault("metavar", "A,B,...")
+            parser.add_argument(flag, dest=f.name, type=_parse_list(tp), default=default,
+                                help=help_text + " (comma-separated)", **extra)
         else:
-            kind = _bounded(tp, f.metadata.get("minimum"), _flag(f.name)) if tp in (int, float) else tp
-            parser.add_argument(_flag(f.name), dest=f.name, type=kind, default=default, help=help_text)
+            kind = _bounded(tp, f.metadata.get("minimum"), flag) if tp in (int, float) else tp
+            parser.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text, **extra)
 
 
 def dataclass_kwargs_from_args(cls, args: argparse.Namespace, *, only: Optional[Iterable[str]] = None,

@@ -73,10 +73,18 @@ def add_image_format(parser: argparse.ArgumentParser) -> None:
 
 
 def add_generator_arguments(parser: argparse.ArgumentParser, *, num_samples_default=None,
-                            num_samples_help: str = "generators: images to sample (default 10000); data: random "
+                            num_samples_help: str = "generators: images to sample (default {n}); data: random "
                             "subset size") -> None:
-    """How generators are sampled (with :func:`add_image_format`'s --output-range for their range)."""
-    parser.add_argument("--num-samples", type=positive_int, default=num_samples_default, help=num_samples_help)
+    """How generators are sampled (with :func:`add_image_format`'s --output-range for their range).
+
+    The one declaration of ``--num-samples``, ``--z-dim`` and ``--trust-pickle`` (evaluate, fid,
+    conformance, diagnose). ``{n}`` in ``num_samples_help`` is replaced by the number sampled when
+    the flag is not given (:data:`gandiag.sources.DEFAULT_GENERATOR_SAMPLES`).
+    """
+    from ..sources import DEFAULT_GENERATOR_SAMPLES  # (imports no torch: --help stays fast)
+
+    parser.add_argument("--num-samples", type=positive_int, default=num_samples_default,
+                        help=num_samples_help.format(n=DEFAULT_GENERATOR_SAMPLES))
     parser.add_argument("--z-dim", type=positive_int, default=None, help="latent size when the file does not record it")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="allow loading pickled generators (runs code from the file: only for files you trust)")

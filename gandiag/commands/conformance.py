@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from ._common import (INCEPTION_PROTOCOLS, add_device, add_force, add_image_format, add_quiet, add_seed,
-                      positive_int, resolve_device)
+from ._common import (INCEPTION_PROTOCOLS, add_device, add_force, add_generator_arguments, add_image_format,
+                      add_quiet, add_seed, positive_int, resolve_device)
 
 NAME = "conformance"
 ORDER = 32
@@ -35,11 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--is-splits", type=positive_int, default=10)
     parser.add_argument("--kid-subsets", type=positive_int, default=100)
     parser.add_argument("--out", default=None, help="also write the table as JSON to this file")
-    parser.add_argument("--num-samples", type=positive_int, default=None,
-                        help="B as a generator: images to sample (default 10000); data: a seeded random subset")
-    parser.add_argument("--z-dim", type=positive_int, default=None, help="latent size when the file does not record it")
-    parser.add_argument("--trust-pickle", action="store_true",
-                        help="allow loading pickled generators (runs code from the file: only for files you trust)")
+    add_generator_arguments(parser, num_samples_help="B as a generator: images to sample (default {n}); data: a "
+                            "seeded random subset")
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)

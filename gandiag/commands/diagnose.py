@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import add_device, add_force, add_image_format, add_quiet, add_seed, positive_int, resolve_device
+from ._common import (add_device, add_force, add_generator_arguments, add_image_format, add_quiet, add_seed,
+                      positive_int, resolve_device)
 
 NAME = "diagnose"
 ORDER = 20
@@ -39,11 +40,9 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="run folders and/or generator files")
     parser.add_argument("--out", default=None, help="folder for diagnosis.json and report.html")
-    parser.add_argument("--num-samples", type=positive_int, default=2000, help="samples per checkpoint")
+    add_generator_arguments(parser, num_samples_default=2000, num_samples_help="samples per checkpoint")
     parser.add_argument("--max-checkpoints", type=positive_int, default=None,
                         help="evaluate at most this many checkpoints, evenly spaced (last always included)")
-    parser.add_argument("--z-dim", type=positive_int, default=None, help="latent size when the file does not record it")
-    parser.add_argument("--trust-pickle", action="store_true", help="allow pickled generators (runs their code)")
     # the evaluation options diagnose uses, with EvaluateOptions' defaults and help (declared once)
     add_dataclass_arguments(parser, EvaluateOptions, only=DIAGNOSE_OPTIONS)
     parser.add_argument("--label-free", action="store_true",

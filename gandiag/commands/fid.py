@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import (add_device, add_force, add_image_format, add_protocol, add_quiet, add_seed, extractor_options,
-                      positive_int, resolve_device)
+from ._common import (add_device, add_force, add_generator_arguments, add_image_format, add_protocol, add_quiet,
+                      add_seed, extractor_options, positive_int, resolve_device)
 
 NAME = "fid"
 ORDER = 30
@@ -30,10 +30,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--extractor", default="inception-v3-fid", help="feature extractor (see `gandiag extractors`)")
     parser.add_argument("--weights", default=None, help="extractor weights file")
     parser.add_argument("--allow-download", action="store_true")
-    parser.add_argument("--num-samples", type=positive_int, default=None, help="generators: samples to draw (default 10000)")
+    add_generator_arguments(parser, num_samples_help="generators: samples to draw (default {n}); data: a seeded "
+                            "random subset")
     parser.add_argument("--batch-size", type=positive_int, default=100)
-    parser.add_argument("--z-dim", type=positive_int, default=None)
-    parser.add_argument("--trust-pickle", action="store_true")
     add_image_format(parser)
     add_seed(parser)
     add_device(parser)

@@ -26,20 +26,6 @@ examples:
   gandiag human-kit ... --participants 40     # same kit, more participants: same study id, answers pool
   gandiag human-kit ... --out kit/            # same command again: resumes / re-checks an existing kit
 """
-HYPE_LADDER = "100,200,300,400,500,600,700,800,900,1000"
-
-
-def _exposures(text: str):
-    from ..errors import GandiagError
-
-    try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise GandiagError(f"--exposures must be comma-separated whole milliseconds, e.g. 250,500,1000; "
-                           f"got {text!r}") from None
-    return tuple(values)
-
-
 def _fakes(values):
     """``--fake`` values -> {model name: source spec} (one unnamed source is the model "fake")."""
     import re
@@ -67,39 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="generated images: source spec or path; repeat as NAME=SRC for several generators in "
                              "one kit (fakes split evenly between them, compared within participants)")
     parser.add_argument("--out", required=True, metavar="DIR", help="kit folder to create (or resume)")
-    parser.add_argument("--trials", type=int, default=60,
-                        help="main trials per participant, half real / half fake (a multiple of 2 x number of "
-                             "exposures; attention checks and practice come on top)")
-    parser.add_argument("--exposures", default=None, metavar="MS,MS,...",
-                        help="exposure times in ms (default 250,500,1000; with --staircase the ladder, default "
-                             f"{HYPE_LADDER})")
-    parser.add_argument("--staircase", action="store_true",
-                        help="HYPE_time: adapt the exposure per participant (3 correct -> shorter, 1 error -> "
-                             "longer) instead of fixed, counterbalanced exposures")
-    parser.add_argument("--staircase-start", type=int, default=None, metavar="MS",
-                        help="first staircase exposure (default: the ladder value closest to 500 ms)")
-    parser.add_argument("--staircase-down", type=int, default=3, help="correct answers in a row before a shorter exposure")
-    parser.add_argument("--staircase-up", type=int, default=1, help="errors in a row before a longer exposure")
-    parser.add_argument("--practice", type=int, default=4, help="practice trials with feedback (even; 0 = none)")
-    parser.add_argument("--attention", type=int, default=4, help="attention-check trials in the main block")
-    parser.add_argument("--attention-kind", choices=["mixed", "noise", "probe"], default="mixed",
-                        help="catch trials with a known answer: noise = a noise image (answer fake); probe = "
-                             "'answer REAL/FAKE' written on screen; mixed = noise and 'answer REAL' alternating")
-    parser.add_argument("--participants", type=int, default=10, help="participant ids / trial orders P01..PNN")
-    parser.add_argument("--fixation-ms", type=int, default=500, help="fixation cross before each image")
-    parser.add_argument("--mask-ms", type=int, default=300, help="backward mask after each image")
-    parser.add_argument("--display-px", type=int, default=256,
-                        help="largest on-screen image size in CSS pixels; the page uses the largest whole multiple "
-                             "of the image size that fits both this and the window")
-    parser.add_argument("--untimed", action="store_true",
-                        help="HYPE_inf on screen: each image stays until the answer (no exposure limit, no mask)")
-    parser.add_argument("--feedback", choices=["practice", "all"], default="practice",
-                        help="tell participants whether they were right after practice trials only, or after "
-                             "every trial (Salimans et al. 2016; the page then holds the truth)")
-    parser.add_argument("--no-counterbalance-keys", dest="counterbalance_keys", action="store_false",
-                        help="F = real for everyone (default: P02, P04, ... answer real with J)")
-    parser.add_argument("--demographics", action="store_true",
-                        help="ask optional age range, gender and corrected vision at the end")
+    from ..human.design import StudyConfig
+    from ..options import add_dataclass_arguments
+
+    # --trials ... --demographics: StudyConfig's fields (defaults and help written there once); --exposures
+    # defaults to None here: 250,500,1000 (StudyConfig's) or, with --staircase, the HYPE ladder
+    add_dataclass_arguments(parser, StudyConfig, defaults={"exposures_ms": None})
     parser.add_argument("--instructions-file", default=None, metavar="TXT",
                         help="plain-text task description to show instead of the default")
     parser.add_argument("--debrief-file", default=None, metavar="TXT",
@@ -118,19 +77,17 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import GandiagError
     from ..human.app import DEFAULT_CONSENT
-    from ..human.design import StudyConfig
+    from ..human.design import HYPE_LADDER_MS, StudyConfig
     from ..human.kit import build_kit
+    from ..options import dataclass_kwargs_from_args
 
-    exposures = _exposures(args.exposures or (HYPE_LADDER if args.staircase else "250,500,1000"))
     fakes = _fakes(args.fake)
-    config = StudyConfig(
-        trials=args.trials, exposures_ms=exposures, practice=args.practice, attention=args.attention,
-        attention_kind=args.attention_kind, participants=args.participants, staircase=args.staircase,
-        staircase_start_ms=args.staircase_start, staircase_down=args.staircase_down,
-        staircase_up=args.staircase_up, fixation_ms=args.fixation_ms, mask_ms=args.mask_ms,
-        display_px=args.display_px, seed=args.seed, models=tuple(fakes), untimed=args.untimed,
-        feedback=args.feedback, counterbalance_keys=args.counterbalance_keys, demographics=args.demographics,
-    )
+    kwargs = dataclass_kwargs_from_args(StudyConfig, args)
+    if kwargs["exposures_ms"] is None:  # not given: StudyConfig's default, or the ladder for --staircase
+        del kwargs["exposures_ms"]
+        if args.staircase:
+            kwargs["exposures_ms"] = HYPE_LADDER_MS
+    config = StudyConfig(**kwargs, seed=args.seed, models=tuple(fakes))
 
     def text_file(option, value):
         if value is None:

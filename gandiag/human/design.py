@@ -59,9 +59,19 @@ import numpy as np
 from ..errors import GandiagError
 
 ATTENTION_KINDS = ("mixed", "noise", "probe")
+FEEDBACK_KINDS = ("practice", "all")
 TRUTHS = ("real", "fake")
 # The slowest refresh the page is built for: exposures shorter than one frame at 60 Hz cannot be shown.
 MIN_FRAME_MS = 1000.0 / 60.0
+
+
+#: The HYPE_time exposure ladder (ms): `human-kit --staircase` without --exposures.
+HYPE_LADDER_MS = tuple(range(100, 1001, 100))
+
+
+def _cli(default, help: str, **flag):
+    """A field with its ``human-kit`` flag's help (and ``flag``/``metavar``/``choices`` overrides)."""
+    return dataclasses.field(default=default, metadata={"help": help, "cli": True, **flag})
 
 
 @dataclass(frozen=True)
@@ -98,25 +108,39 @@ class StudyConfig:
         models: names of the generators whose images are the fakes (one source each).
     """
 
-    trials: int = 60
-    exposures_ms: Tuple[int, ...] = (250, 500, 1000)
-    practice: int = 4
-    attention: int = 4
-    attention_kind: str = "mixed"
-    participants: int = 10
-    staircase: bool = False
-    staircase_start_ms: Optional[int] = None
-    staircase_down: int = 3
-    staircase_up: int = 1
-    fixation_ms: int = 500
-    mask_ms: int = 300
-    display_px: int = 256
-    untimed: bool = False
-    feedback: str = "practice"
-    counterbalance_keys: bool = True
-    demographics: bool = False
-    seed: int = 0
-    models: Tuple[str, ...] = ("fake",)
+    # metadata: the `gandiag human-kit` flags (gandiag.options.add_dataclass_arguments), so each
+    # default is written here only
+    trials: int = _cli(60, "main trials per participant, half real / half fake (a multiple of 2 x number of "
+                       "exposures; attention checks and practice come on top)")
+    exposures_ms: Tuple[int, ...] = _cli((250, 500, 1000), "exposure times in ms (default 250,500,1000; with "
+                                         "--staircase the ladder, default " + ",".join(map(str, HYPE_LADDER_MS))
+                                         + ")", flag="--exposures", metavar="MS,MS,...")
+    practice: int = _cli(4, "practice trials with feedback (even; 0 = none)")
+    attention: int = _cli(4, "attention-check trials in the main block")
+    attention_kind: str = _cli("mixed", "catch trials with a known answer: noise = a noise image (answer fake); "
+                               "probe = 'answer REAL/FAKE' written on screen; mixed = noise and 'answer REAL' "
+                               "alternating", choices=ATTENTION_KINDS)
+    participants: int = _cli(10, "participant ids / trial orders P01..PNN")
+    staircase: bool = _cli(False, "HYPE_time: adapt the exposure per participant (3 correct -> shorter, 1 error "
+                           "-> longer) instead of fixed, counterbalanced exposures")
+    staircase_start_ms: Optional[int] = _cli(None, "first staircase exposure (default: the ladder value closest "
+                                             "to 500 ms)", flag="--staircase-start", metavar="MS")
+    staircase_down: int = _cli(3, "correct answers in a row before a shorter exposure")
+    staircase_up: int = _cli(1, "errors in a row before a longer exposure")
+    fixation_ms: int = _cli(500, "fixation cross before each image")
+    mask_ms: int = _cli(300, "backward mask after each image")
+    display_px: int = _cli(256, "largest on-screen image size in CSS pixels; the page uses the largest whole "
+                           "multiple of the image size that fits both this and the window")
+    untimed: bool = _cli(False, "HYPE_inf on screen: each image stays until the answer (no exposure limit, "
+                         "no mask)")
+    feedback: str = _cli("practice", "tell participants whether they were right after practice trials only, or "
+                         "after every trial (Salimans et al. 2016; the page then holds the truth)",
+                         choices=FEEDBACK_KINDS)
+    counterbalance_keys: bool = _cli(True, "counterbalance the response keys: P02, P04, ... answer real with J, "
+                                     "P01, P03, ... with F (off: F = real for everyone)")
+    demographics: bool = _cli(False, "ask optional age range, gender and corrected vision at the end")
+    seed: int = 0  # the shared --seed flag (gandiag.commands._common.add_seed)
+    models: Tuple[str, ...] = ("fake",)  # from --fake NAME=SRC
 
     def __post_init__(self):
         object.__setattr__(self, "exposures_ms", tuple(int(e) for e in self.exposures_ms))
@@ -169,7 +193,7 @@ class StudyConfig:
                 raise GandiagError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
         if not 16 <= self.display_px <= 2048:
             raise GandiagError(f"--display-px must be between 16 and 2048, got {self.display_px}")
-        if self.feedback not in ("practice", "all"):
+        if self.feedback not in FEEDBACK_KINDS:
             raise GandiagError(f"--feedback must be practice or all, got {self.feedback!r}")
         if self.untimed and self.staircase:
             raise GandiagError("--untimed (HYPE_inf) and --staircase (HYPE_time) exclude each other; choose one")

@@ -120,8 +120,10 @@ def test_cli_builds_and_reports_errors(tmp_path, fake_npz, capsys):
     assert "resumed kit" in capsys.readouterr().out
     assert main(argv + ["--trials", "5"]) == 2
     assert "--trials 5 cannot be split evenly" in capsys.readouterr().err
-    assert main(argv + ["--exposures", "1,x"]) == 2
-    assert "--exposures must be comma-separated" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # a usage mistake: argparse's one line, exit status 2
+        main(argv + ["--exposures", "1,x"])
+    assert usage.value.code == 2
+    assert "argument --exposures: expected comma-separated int values, got '1,x'" in capsys.readouterr().err
 
 
 def test_design_tampering_is_detected(tmp_path, small_kit):
