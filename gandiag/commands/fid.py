@@ -105,5 +105,7 @@ def run(args) -> int:
         if notice:  # said before the number, and the number carries the label too
             print(f"warning: {notice}", file=sys.stderr)
         tag = f"  [{cache['ext'].name}{', unpublished weights' if notice else ''}]"
+        if cache["ext"].name == "inception-v3-fid":  # which published tables the number may stand next to
+            tag += f"  [protocol {cache['ext'].protocol}]"
     print(f"FID: {value:.6f}{tag}")
     return 0

@@ -171,3 +171,16 @@ def test_evaluate_refuses_unknown_protocol_and_protocol_for_other_extractors():
         Reference(EvaluateOptions(protocol="tf"))
     with pytest.raises(GandiagError, match="applies to the inception-v3-fid extractor only"):
         Reference(EvaluateOptions(protocol="clean", extractor="mnist-classifier"))
+
+
+def test_fid_command_protocol_flag(pair, weights_file, tmp_path, capsys):
+    a, b = pair
+    np.savez(tmp_path / "a.npz", images=a[:4])
+    np.savez(tmp_path / "b.npz", images=b[:4])
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--weights", str(weights_file),
+                 "--protocol", "torch-fidelity", "--batch-size", "4", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "[inception-v3-fid, unpublished weights]  [protocol torch-fidelity]" in out
+    assert main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"), "--extractor", "pixels",
+                 "--protocol", "clean"]) == 2
+    assert "applies to the inception-v3-fid extractor only" in capsys.readouterr().err
