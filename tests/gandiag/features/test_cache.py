@@ -100,7 +100,7 @@ def test_stats_cache(tmp_path, data, monkeypatch):
     np.testing.assert_array_equal(hit.cov, stats.cov)
     path = next((tmp_path / "env_cache" / "stats").glob("*.npz"))
     path.write_bytes(b"garbage")
-    with pytest.warns(CacheWarning):
+    with pytest.warns(CacheWarning, match=r"ignoring unusable cache file .*\.npz .*; rebuilding it"):
         rebuilt = cached_stats(data, clf)
     np.testing.assert_allclose(rebuilt.cov, stats.cov, rtol=1e-12)
 
