@@ -75,9 +75,12 @@ def closest_pairs(x, top: int = DEFAULT_TOP, *, name: str = "closest_pairs(x)") 
         d += norms[None, s:]
         d[:, :b][np.tril_indices(b)] = np.inf   # keep j > i
         flat = d.ravel()
-        kk = min(top, flat.size)
-        cand = np.argpartition(flat, kk - 1)[:kk]
-        cand = cand[np.isfinite(flat[cand])]
+        if best_d.size >= top:  # only entries below the current top-th distance can enter (a cheap scan)
+            cand = np.flatnonzero(flat < best_d.max())
+        else:
+            kk = min(top, flat.size)
+            cand = np.argpartition(flat, kk - 1)[:kk]
+            cand = cand[np.isfinite(flat[cand])]
         ci, cj = np.divmod(cand, d.shape[1])
         best_d = np.concatenate([best_d, flat[cand]])
         best_i = np.concatenate([best_i, ci + s])
