@@ -337,7 +337,7 @@ def evaluate(fake: ImageSet, options: Optional[EvaluateOptions] = None, *,
             bar.update(1)
     classifier = next((n for n in ("mnist-classifier", "fashion-classifier") if n in ctx.used_extractors), None)
     if classifier is not None:  # classifier-based verdicts need samples the classifier can read
-        from .diagnostics.domain import domain_check
+        from .metrics.domain import domain_check
 
         results["domain_check"] = _jsonable(domain_check(
             ctx.features(classifier, "fake"), ctx.features(classifier, "fake", "logits"),

@@ -53,7 +53,8 @@ def conformance(a, b, *, weights=None, allow_download: bool = False, device: str
         "description"}}, "deltas_vs_pytorch_fid": {...}, "weights": {...}, ...}``.
     """
     from ..features.inception import InceptionExtractor
-    from ..features.resize import INCEPTION_SCORE_CONVENTIONS, PROTOCOL_DESCRIPTIONS, PROTOCOL_TABLES
+    from ..features.resize import PROTOCOL_DESCRIPTIONS, PROTOCOL_TABLES
+    from ..metrics.inception_score import INCEPTION_SCORE_CONVENTIONS
     from ..metrics import fid_from_features, inception_score_from_logits, kid
 
     rows: Dict[str, Dict[str, object]] = {}

@@ -133,17 +133,3 @@ PROTOCOL_TABLES = {
     "torch-fidelity": "the original TensorFlow FID (Heusel et al. 2017, TTUR code) and IS (Salimans et al. 2016) "
                       "tables, torch-fidelity, torchmetrics with antialias=False",
 }
-
-#: The Inception Score convention of each protocol: which rows form the splits (Salimans et al.'s
-#: formula is the same everywhere). torch-fidelity shuffles the rows with RandomState(2020) before
-#: cutting 10 contiguous splits; the original TF code (openai/improved-gan ``inception_score.py``)
-#: cuts them in order. pytorch-fid and clean-fid compute no IS at all, so their protocols take the
-#: original code's in-order splits on their own logits -- an IS no peer publishes, and said so.
-INCEPTION_SCORE_CONVENTIONS = {
-    "pytorch-fid": {"shuffle": False, "peer": None,
-                    "note": "pytorch-fid computes no IS; in-order splits of the original TF code, pytorch-fid resize"},
-    "clean": {"shuffle": False, "peer": None,
-              "note": "clean-fid computes no IS; in-order splits of the original TF code, clean-fid resize"},
-    "torch-fidelity": {"shuffle": True, "seed": 2020, "peer": "torch-fidelity",
-                       "note": "torch-fidelity's isc: rows shuffled with RandomState(2020), 10 splits"},
-}

@@ -79,6 +79,21 @@ def inception_score_from_logits(logits, splits: int = 10, *, shuffle: bool = Tru
     return _score(np.exp(log_p), log_p, splits, shuffle, seed)
 
 
+#: The Inception Score convention of each protocol: which rows form the splits (Salimans et al.'s
+#: formula is the same everywhere). torch-fidelity shuffles the rows with RandomState(2020) before
+#: cutting 10 contiguous splits; the original TF code (openai/improved-gan ``inception_score.py``)
+#: cuts them in order. pytorch-fid and clean-fid compute no IS at all, so their protocols take the
+#: original code's in-order splits on their own logits -- an IS no peer publishes, and said so.
+INCEPTION_SCORE_CONVENTIONS = {
+    "pytorch-fid": {"shuffle": False, "peer": None,
+                    "note": "pytorch-fid computes no IS; in-order splits of the original TF code, pytorch-fid resize"},
+    "clean": {"shuffle": False, "peer": None,
+              "note": "clean-fid computes no IS; in-order splits of the original TF code, clean-fid resize"},
+    "torch-fidelity": {"shuffle": True, "seed": 2020, "peer": "torch-fidelity",
+                       "note": "torch-fidelity's isc: rows shuffled with RandomState(2020), 10 splits"},
+}
+
+
 # ------------------------------------------------------------------------------------ metric records
 def _is_step(ctx, extractor: str):
     logits = ctx.features(extractor, "fake", "logits")
@@ -86,8 +101,6 @@ def _is_step(ctx, extractor: str):
     if extractor == "inception-v3-fid":
         # Each protocol is one peer's IS: torch-fidelity shuffles with RandomState(2020); pytorch-fid and
         # clean-fid compute no IS, so their protocols use the original TF code's in-order splits.
-        from ..features.resize import INCEPTION_SCORE_CONVENTIONS
-
         convention = INCEPTION_SCORE_CONVENTIONS[ctx.options.protocol or "pytorch-fid"]
         shuffle, seed = convention["shuffle"], convention.get("seed")
         mean, std = inception_score_from_logits(logits, splits=splits, shuffle=shuffle, seed=seed or 0)

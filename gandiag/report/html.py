@@ -369,7 +369,8 @@ def evaluation_html(evaluation, *, title: Optional[str] = None) -> str:
         sections.append(("metrics", "Metrics", section("metrics", "Metrics", _metric_table(m))))
     for anchor, heading, body in metric_sections(m, arrays):  # records with a `section`, in registry order
         sections.append((anchor, heading, section(anchor, heading, body)))
-    other = {k: v for k, v in m.items() if k not in METRICS and k != "provenance"}
+    # domain_check is the out-of-domain guard, not a metric: it speaks in the headline (and in metrics.json)
+    other = {k: v for k, v in m.items() if k not in METRICS and k not in ("provenance", "domain_check")}
     if other:
         sections.append(("other", "Other results", section("other", "Other results", json_block(other))))
     if prov:

@@ -74,7 +74,7 @@ def test_inception_with_weights_and_protocol(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--extractor", "nope"], "unknown extractor 'nope'; valid values are: inception-v3-fid, mnist-classifier"),
+    (["--extractor", "nope"], "unknown extractor 'nope'; valid values are: fashion-classifier, inception-v3-fid, mnist-classifier, pixels"),
     (["--extractor", "mnist-classifier", "--protocol", "clean"], "has no option 'protocol'"),
     (["--extractor", "inception-v3-fid"], "pt_inception-2015-12-05-6726825d.pth (sha256 6726825d0af5"),
     (["--extractor", "pixels", "--out", "x.txt"], "--out must end in .npz"),

@@ -56,8 +56,9 @@ def test_evaluation_report_real_run(small_evaluation, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert_offline(text)
     # metric sections in the records' order (fid-inf 12, modes 25, parzen 60, neighbours 70); "other" holds the
-    # keys that are no metric's (the out-of-domain check)
-    other = ["other"] if set(m) - set(METRICS.names()) - {"provenance"} else []
+    # keys that are no metric's; the out-of-domain check speaks in the headline, not there
+    assert "domain_check" in m
+    other = ["other"] if set(m) - set(METRICS.names()) - {"provenance", "domain_check"} else []
     assert _section_ids(text) == ["samples", "metrics", "fid-inf", "modes", "parzen", "neighbours"] + other + [
         "provenance"]
     # samples, class histogram, pixel + feature neighbours, parzen curve, FID-vs-N
@@ -98,7 +99,7 @@ def test_evaluation_report_only_present_sections(evaluation, tmp_path):
     text = render_evaluation_report(evaluation, tmp_path / "r.html", title="run <7>").read_text()
     assert_offline(text)
     assert "<title>run &lt;7&gt;</title>" in text
-    other = ["other"] if set(evaluation.metrics) - set(METRICS.names()) - {"provenance"} else []
+    other = ["other"] if set(evaluation.metrics) - set(METRICS.names()) - {"provenance", "domain_check"} else []
     assert _section_ids(text) == ["metrics", "parzen", "neighbours"] + other + ["provenance"]
     assert "<code>mnist-fid</code>" not in text and "<code>kid</code>" not in text
     assert "digits missing" not in text

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gandiag.data import FASHION_MNIST_DEFAULT_ROOT, ImageSet, load_images
-from gandiag.diagnostics.domain import domain_check
+from gandiag.metrics.domain import domain_check
 
 needs_fashion = pytest.mark.skipif(not (Path(FASHION_MNIST_DEFAULT_ROOT) / "t10k-images-idx3-ubyte.gz").exists(),
                                    reason="Fashion-MNIST (Debian dataset-fashion-mnist) not installed")
