@@ -305,6 +305,20 @@ def test_kid_torch_fidelity(benchmark, kid_feats, speedups):
     assert _kid_gandiag(*kid_feats) == pytest.approx(value, rel=1e-2)  # torch-fidelity sums in float32
 
 
+def test_kid_interleaved(kid_feats, speedups):
+    """The two KIDs alternated (order swapped each round): robust to load swings on shared cores,
+    which the sequential pytest-benchmark rounds above are not."""
+    import time
+
+    group = "kid-10k-10k-2048-interleaved"
+    for i in range(2):
+        sides = [("gandiag", _kid_gandiag), ("peer", _kid_torch_fidelity)]
+        for side, fn in (sides if i % 2 == 0 else sides[::-1]):
+            t0 = time.perf_counter()
+            fn(*kid_feats)
+            speedups.record(group, side, time.perf_counter() - t0)
+
+
 @pytest.fixture(scope="module")
 def prdc_feats_2048():
     rng = np.random.default_rng(12)
