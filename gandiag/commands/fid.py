@@ -56,12 +56,12 @@ def _is_stats_file(spec: str) -> bool:
 
 
 def _stats(spec: str, args, extractor_cache: dict):
-    from ..features import cached_stats, extract_stats, get_extractor
     if _is_stats_file(spec):
         # Only numpy for statistics files: extractors and sources import torch (seconds of start-up).
         from ..metrics.stats import FeatureStats
 
         return FeatureStats.load(spec), {"stats_file": spec}
+    from ..features import cached_stats, extract_stats, get_extractor
     from ..generators import is_generator_spec
     from ..sources import load_source
 
