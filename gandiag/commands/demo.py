@@ -21,8 +21,8 @@ DESCRIPTION = """The whole product on the embedded MNIST subset, offline, on CPU
   5. build a rapid-categorization human-study kit (real digits vs DCGAN samples)
 
 Everything lands in --out (default ./gandiag-demo); re-running resumes finished and
-interrupted steps instead of redoing them. Full run: about 3 minutes on 2 idle CPU cores
-(measured 2.9 min); --fast: about 1 minute (fewer steps and samples; numbers are rougher).
+interrupted steps instead of redoing them. Full run: about 6 minutes on 2 CPU cores
+(measured 6.4 min of CPU in a fresh clone); --fast: fewer steps and samples, numbers are rougher.
 
 examples:
   gandiag demo

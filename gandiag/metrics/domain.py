@@ -13,10 +13,13 @@ the real data *in the classifier's own feature space*:
 * **confidence**: the mean top-class probability of the samples and of the real probe, reported
   alongside (a supporting number: poor GANs are unconfident too, so it does not decide).
 
-Verdict: out of domain when more than ``max_far_fraction`` (20 %) of the samples are far.
-Measured with the shipped MNIST classifier against the embedded training split: real test digits
-1.7 % far, a half-trained gan2014 generator 1.4 %, Fashion-MNIST clothing 43 %, uniform noise 50 %
-(``tests/gandiag/diagnostics/test_domain.py`` re-checks the digit and clothing cases).
+Verdict: out of domain when more than ``max_far_fraction`` (35 %) of the samples are far.
+Measured with the shipped MNIST classifier against the embedded training split (1,000 samples each):
+real test digits 2.0 % far, a half-trained gan2014
+generator 1.4 %, the demo's DCGAN after 2,000 steps (10/10 digits, MNIST-FID 273) 27.8 %,
+Fashion-MNIST clothing 44.6 %, uniform noise 49.9 %. A 20 % threshold flagged that DCGAN's
+recognisable digits as "not digits"; 35 % sits between the worst real GAN and the clothing
+(``tests/gandiag/metrics/test_domain.py`` re-checks the digit and clothing cases).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from typing import Dict
 import numpy as np
 
 FAR_QUANTILE = 0.99
-MAX_FAR_FRACTION = 0.2
+MAX_FAR_FRACTION = 0.35
 MAX_PROBE = 2000
 
 

@@ -39,7 +39,7 @@ def test_real_digits_are_in_domain(feats):
 @needs_fashion
 def test_clothing_as_digits_is_flagged(feats):
     got = _check(feats, "clothing")
-    assert got["out_of_domain"] and got["far_fraction"] > 0.3  # measured 43 %
+    assert got["out_of_domain"] and got["far_fraction"] > 0.4  # measured 43-45 %, threshold 35 %
     assert got["confidence"] < got["real_confidence"]
     assert "out of domain for mnist-classifier" in got["message"] and "not meaningful" in got["message"]
 
