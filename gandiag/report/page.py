@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from importlib import resources
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .. import __version__
+from ..metrics.record import fmt  # one number format for report rows and metric records
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
@@ -23,28 +23,6 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'n
 def esc(value: object) -> str:
     """Text -> HTML-safe text (``&``, ``<``, ``>``, both quotes)."""
     return html.escape(str(value), quote=True)
-
-
-def fmt(value: object, *, percent: bool = False) -> str:
-    """A number for humans: precision by magnitude; ``None`` (non-finite in JSON) -> "n/a"."""
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "n/a"
-        if percent:
-            return f"{value:.1%}"
-        a = abs(value)
-        if a >= 1e4:
-            return f"{value:,.0f}" if a < 1e9 else f"{value:.3e}"
-        if a != 0 and a < 1e-4:
-            return f"{value:.3e}"
-        return f"{value:.4g}"  # 4 significant digits: 1077, 12.35, 0.7123, 0.001234
-    return str(value)
 
 
 def data_uri(png: bytes) -> str:
