@@ -24,7 +24,7 @@ from typing import Dict
 import numpy as np
 
 from ..errors import GandiagError
-from .train_mnist_classifier import accuracy, drop_overlap, train
+from .train_mnist_classifier import accuracy, add_training_arguments, drop_overlap, train
 
 DEFAULTS = {"epochs": 3, "batch_size": 64, "lr": 2e-3, "max_shift": 1, "seed": 0}
 
@@ -35,16 +35,8 @@ def main(argv=None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", default="fashion-mnist:train", help="training data spec with labels")
-    parser.add_argument("--eval-data", default="fashion-mnist:test", help="held-out data spec with labels")
-    parser.add_argument("--out", required=True, help="where to write the state dict (.pt)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"])
-    parser.add_argument("--lr", type=float, default=DEFAULTS["lr"])
-    parser.add_argument("--max-shift", type=int, default=DEFAULTS["max_shift"], help="random shift augmentation, pixels")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (fix it to reproduce the shipped weights bit for bit)")
+    add_training_arguments(parser, data="fashion-mnist:train", eval_data="fashion-mnist:test",
+                           data_help="training data spec with labels", defaults=DEFAULTS)
     args = parser.parse_args(argv)
     try:
         return _run(args)

@@ -143,23 +143,33 @@ def train(
     return model, history
 
 
+DEFAULTS = {"epochs": 12, "batch_size": 64, "lr": 2e-3, "max_shift": 2, "seed": 0}
+
+
+def add_training_arguments(parser: argparse.ArgumentParser, *, data: str, eval_data: str, data_help: str,
+                           defaults: Dict[str, object]) -> None:
+    """The flags of a classifier-training script (this one and the Fashion-MNIST one), declared once."""
+    parser.add_argument("--data", default=data, help=data_help)
+    parser.add_argument("--eval-data", default=eval_data, help="held-out data spec with labels")
+    parser.add_argument("--out", required=True, help="where to write the state dict (.pt)")
+    parser.add_argument("--epochs", type=int, default=defaults["epochs"])
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    parser.add_argument("--lr", type=float, default=defaults["lr"])
+    parser.add_argument("--max-shift", type=int, default=defaults["max_shift"], help="random shift augmentation, pixels")
+    parser.add_argument("--seed", type=int, default=defaults["seed"])
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (fix it to reproduce the shipped weights bit for bit)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gandiag.features.train_mnist_classifier",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--data", default="mnist-subset:train",
-                        help="training data spec with labels (mnist-subset:train, torchvision-mnist:ROOT, idx/npz)")
-    parser.add_argument("--eval-data", default="mnist-subset:test", help="held-out data spec with labels")
-    parser.add_argument("--out", required=True, help="where to write the state dict (.pt)")
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--max-shift", type=int, default=2, help="random shift augmentation, pixels")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (fix it to reproduce the shipped weights bit for bit)")
+    add_training_arguments(parser, data="mnist-subset:train", eval_data="mnist-subset:test",
+                           data_help="training data spec with labels (mnist-subset:train, torchvision-mnist:ROOT, "
+                                     "idx/npz)", defaults=DEFAULTS)
     args = parser.parse_args(argv)
     try:
         return _run(args)
