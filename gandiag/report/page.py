@@ -43,7 +43,8 @@ def section(anchor: str, title: str, body: str) -> str:
 
 
 def toc(entries: Sequence[Tuple[str, str]]) -> str:
-    links = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in entries)
+    links = " ".join(  # spaces between links: a long table of contents wraps instead of overflowing
+        f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in entries)
     return f'<nav class="toc" aria-label="sections">Sections: {links}</nav>'
 
 

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.browser
 
 
 def _open_from_disk(browser, path):
-    """Load ``path`` via file://; return (image natural widths, request URLs, console errors, page height)."""
+    """Load ``path`` via file://; return (image natural widths, request URLs, console errors, page height,
+    horizontal overflow in px: content wider than the 1100-px window)."""
     context = browser.new_context(viewport={"width": 1100, "height": 900}, offline=False)
     page = context.new_page()
     requests, errors = [], []
@@ -20,8 +21,9 @@ def _open_from_disk(browser, path):
     page.goto(path.resolve().as_uri(), wait_until="load")
     widths = page.evaluate("Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
     height = page.evaluate("document.documentElement.scrollHeight")
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     context.close()
-    return widths, requests, errors, height
+    return widths, requests, errors, height, overflow
 
 
 def _assert_no_network(requests, page_url):
@@ -32,18 +34,19 @@ def _assert_no_network(requests, page_url):
 
 def test_evaluation_report_in_chromium(browser, small_evaluation, tmp_path):
     path = render_evaluation_report(small_evaluation, tmp_path / "report.html")
-    widths, requests, errors, height = _open_from_disk(browser, path)
+    widths, requests, errors, height, overflow = _open_from_disk(browser, path)
     assert len(widths) == 6
     assert all(w > 0 for w in widths), widths
     _assert_no_network(requests, path.resolve().as_uri())
     assert errors == []  # e.g. a CSP violation would be reported here
     assert height > 2000  # the sections are laid out, not collapsed
+    assert overflow <= 0  # nothing (e.g. the table of contents) runs off the side of the window
 
 
 def test_diagnosis_report_in_chromium(browser, diagnosis, tmp_path):
     samples = np.random.default_rng(0).uniform(0, 1, (16, 1, 28, 28)).astype(np.float32)
     path = render_diagnosis_report(diagnosis, {"final_samples": samples}, tmp_path / "report.html")
-    widths, requests, errors, _ = _open_from_disk(browser, path)
+    widths, requests, errors, *_ = _open_from_disk(browser, path)
     assert len(widths) == 4 and all(w > 0 for w in widths), widths
     _assert_no_network(requests, path.resolve().as_uri())
     assert errors == []
