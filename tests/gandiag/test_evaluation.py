@@ -85,7 +85,8 @@ def test_missing_digit_is_reported_missing(gens):
     assert ev.metrics["modes"]["missing"] == [3]
     assert ev.metrics["modes"]["covered"] == 9
     assert not ev.metrics["neighbours"]["copying"]
-    assert set(ev.metrics) == {"modes", "neighbours", "mnist-fid", "provenance"}
+    # classifier-based metrics bring the out-of-domain guard (gandiag.metrics.domain) along
+    assert set(ev.metrics) == {"modes", "neighbours", "mnist-fid", "domain_check", "provenance"}
 
 
 def test_replayed_training_images_are_flagged_as_copying(gens):
@@ -100,7 +101,8 @@ def test_default_metrics_schema_for_mnist(gens):
     ev = evaluate(load_source(f"{gens}:healthy", num_samples=1200), EvaluateOptions(bootstrap=10), heldout=HELDOUT)
     m = ev.metrics
     assert set(m) == {"mnist-fid", "mnist-is", "modes", "kid", "prdc", "parzen", "neighbours",
-                      "provenance"}
+                      "domain_check", "provenance"}
+    assert set(m["domain_check"]) >= {"out_of_domain", "far_fraction", "classifier", "message"}
     assert set(m["prdc"]) >= {"precision", "recall", "density", "coverage"}
     assert set(m["parzen"]) >= {"mean", "stderr", "sigma"}
     assert set(m["modes"]) >= {"covered", "num_classes", "missing", "counts", "kl_to_reference"}
@@ -241,7 +243,8 @@ def test_neighbours_command(gens, tmp_path, heldout_npz):
     assert main(["neighbours", f"{gens}:replay_train", "--num-samples", "300", "-k", "3",
                  "--out", str(tmp_path / "nn"), "--quiet", "--heldout", heldout_npz]) == 0
     m = json.loads((tmp_path / "nn" / "metrics.json").read_text())
-    assert set(m) == {"neighbours", "provenance"} and m["neighbours"]["copying"]
+    # feature-space neighbours use the MNIST classifier, so the out-of-domain guard runs too
+    assert set(m) == {"neighbours", "domain_check", "provenance"} and m["neighbours"]["copying"]
     assert np.asarray(m["neighbours"]["pixel_neighbours"]).shape[1] == 3
 
 
