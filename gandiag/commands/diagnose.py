@@ -100,8 +100,11 @@ def print_diagnosis(result) -> None:
         missing = ",".join(map(str, row["missing"])) or "-"
         print(f"{row['label']:>16}  {row['covered']:>3}/{row['num_classes']:<3}  {missing:<12} {row['fid']:>8.2f}  "
               f"{row['copy_fraction']:>6.1%}")
-    v = result["verdict"]
-    print(f"verdict: {v['verdict'].upper()}")
+    _print_verdict(result["verdict"])
+
+
+def _print_verdict(v, qualifier: str = "") -> None:
+    print(f"verdict: {v['verdict'].upper()}{qualifier}")
     for line in v["evidence"]:
         print(f"  - {line}")
 
@@ -112,7 +115,4 @@ def _print_label_free(result) -> None:
     for row in [result["baseline"]] + list(result["checkpoints"]):
         print(f"{row['label']:>16}  {row['ndb_k']:5.2f}  {row['recall']:6.2f}  {row['coverage']:8.2f}  "
               f"{sign[row['support_status']]} {row['support_estimate']:,.0f}")
-    v = result["verdict"]
-    print(f"verdict: {v['verdict'].upper()} (label-free evidence)")
-    for line in v["evidence"]:
-        print(f"  - {line}")
+    _print_verdict(result["verdict"], " (label-free evidence)")
