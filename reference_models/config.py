@@ -68,6 +68,15 @@ class TrainConfig:
     # and step count, as Metz et al. unrolled Adam); sgd: plain SGD steps of size unroll_lr.
     unroll_optimizer: str = "same"
     pack: int = 1                  # PacGAN (Lin et al. 2018): D judges packs of this many samples jointly
+    # MAD-GAN (Ghosh et al. 2018): k generators sharing their first layers (one head each) and a
+    # D with k+1 softmax outputs (real, or which generator made the fake); 1 = off. 2-D MLPs only.
+    mad_generators: int = 1
+    # AdaGAN (Tolstikhin et al. 2017): boosting with this many components trained one after
+    # another (steps/ada_components steps each, fresh G and D), each on the data re-weighted
+    # towards what the mixture so far misses; sampling is from the mixture. 1 = off.
+    ada_components: int = 1
+    ada_beta: float = 0.0          # weight of each new component; 0 = the paper's "uniform" 1/t
+    ada_classifier_steps: int = 500  # Adam steps of the data-vs-mixture classifier behind the weights
     reuse_fake: bool = True        # G update reuses the last D step's fake batch (DCGAN recipe; faster)
     label_smoothing: float = 0.0   # one-sided: real target 1 - s (Salimans et al. 2016)
     # --- optimization ----------------------------------------------------------------
@@ -116,6 +125,7 @@ class TrainConfig:
             raise GandiagError("config update=simultaneous takes one joint step: it needs d_steps=1 and "
                                "unroll_steps=0 (or set update=alternating)")
         _choice("dataset", self.dataset, DATASETS)
+        self._check_mixtures()
         _choice("image_size", self.image_size, (28, 32))
         for key in ("z_dim", "g_width", "d_width", "g_depth", "d_depth", "d_steps", "batch_size", "steps"):
             _positive(key, getattr(self, key))
@@ -150,7 +160,40 @@ class TrainConfig:
         if self.monitor_every and self.monitor_samples < 100:
             raise GandiagError(f"config monitor_samples must be >= 100 for a meaningful FID, got {self.monitor_samples}")
 
+    def _check_mixtures(self) -> None:
+        """MAD-GAN / AdaGAN options: values and the combinations they support."""
+        for key in ("mad_generators", "ada_components", "ada_classifier_steps"):
+            _positive(key, getattr(self, key))
+        k = self.mad_generators
+        if k > 1:
+            if not self.is_toy:
+                raise GandiagError(f"config mad_generators={k} is implemented for the 2-D MLP datasets only "
+                                   f"(dataset=ring8 or grid25, arch=mlp), not dataset={self.dataset}")
+            if self.pack > 1 or self.unroll_steps or self.update != "alternating" or self.ada_components > 1:
+                raise GandiagError(f"config mad_generators={k} is its own remedy: it needs pack=1, unroll_steps=0, "
+                                   "update=alternating and ada_components=1")
+            if self.label_smoothing:
+                raise GandiagError(f"config mad_generators={k} has a softmax D; label_smoothing must be 0")
+            if self.batch_size % k:
+                raise GandiagError(f"config mad_generators={k} must divide batch_size={self.batch_size} (each "
+                                   "generator makes batch_size/k fakes per step)")
+        t = self.ada_components
+        if not 0.0 <= self.ada_beta < 1.0:
+            raise GandiagError(f"config ada_beta must be in [0, 1) (0 = the uniform mixture, beta_t = 1/t), "
+                               f"got {self.ada_beta}")
+        if t > 1:
+            if self.conditional:
+                raise GandiagError(f"config ada_components={t} is for unconditional GANs (set conditional=false)")
+            if self.steps % t:
+                raise GandiagError(f"config ada_components={t} must divide steps={self.steps} (each component "
+                                   "trains steps/ada_components steps)")
+
     # ------------------------------------------------------------------------------------
+    @property
+    def ada_component_steps(self) -> int:
+        """Steps of each AdaGAN component (``steps`` when AdaGAN is off)."""
+        return self.steps // self.ada_components
+
     @property
     def rare_digit_list(self) -> Tuple[int, ...]:
         return tuple(sorted({int(d) for d in self.rare_digits.split(",") if d.strip()}))
@@ -185,6 +228,10 @@ class TrainConfig:
             name = f"unrolled{self.unroll_steps}-{name}"
         if self.pack > 1:
             name = f"pac{self.pack}-{name}"
+        if self.mad_generators > 1:
+            name = f"madgan{self.mad_generators}-{name}"
+        if self.ada_components > 1:
+            name = f"adagan{self.ada_components}-{name}"
         return name
 
     def to_dict(self) -> Dict[str, Any]:

@@ -40,6 +40,26 @@ def generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"unknown generator loss {kind!r}")  # config validation makes this unreachable
 
 
+def mad_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,
+                           fake_labels: torch.Tensor) -> torch.Tensor:
+    """MAD-GAN's D (Ghosh et al. 2018, eq. 3): a (k+1)-way softmax; real samples are class k,
+    a fake from generator i is class i. ``1/2 [CE(real, k) + CE(fake, i)]`` (the 1/2 as above)."""
+    k = real_logits.shape[1] - 1
+    real_target = torch.full((real_logits.shape[0],), k, dtype=torch.long, device=real_logits.device)
+    return 0.5 * (F.cross_entropy(real_logits, real_target) + F.cross_entropy(fake_logits, fake_labels))
+
+
+def mad_generator_loss(fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """MAD-GAN's G_i: fool D into the *real* class k. Non-saturating ``-log D_k(G_i(z))`` (the
+    paper's practical form) or minimax ``log(1 - D_k(G_i(z)))``; mean over all generators' fakes."""
+    log_p = F.log_softmax(fake_logits, dim=1)
+    if kind == "nonsaturating":
+        return -log_p[:, -1].mean()
+    if kind == "minimax":
+        return torch.logsumexp(log_p[:, :-1], dim=1).mean()  # log sum_{j<k} p_j = log(1 - p_k)
+    raise ValueError(f"unknown generator loss {kind!r}")
+
+
 def pack_samples(x: torch.Tensor, pack: int) -> torch.Tensor:
     """PacGAN packing (Lin et al. 2018): ``pack`` consecutive samples become one D input.
 

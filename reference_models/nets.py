@@ -91,7 +91,7 @@ class MLPDiscriminator(nn.Module):
     """``x [+ one-hot y] -> hidden layers -> Linear(1)`` logits; maxout + dropout for gan2014."""
 
     def __init__(self, hidden: Tuple[int, ...], num_classes: int = 0, maxout_pieces: int = 0,
-                 input_drop: float = 0.0, hidden_drop: float = 0.0, in_features: int = 784):
+                 input_drop: float = 0.0, hidden_drop: float = 0.0, in_features: int = 784, outputs: int = 1):
         super().__init__()
         self.num_classes = num_classes
         layers, width = [nn.Dropout(input_drop)] if input_drop else [], in_features + num_classes
@@ -106,14 +106,16 @@ class MLPDiscriminator(nn.Module):
         if hidden_drop:
             layers.append(nn.Dropout(hidden_drop))
         self.body = nn.Sequential(*layers)
-        self.out = nn.Linear(width, 1)
+        self.outputs = outputs  # 1: a logit per sample; MAD-GAN: k+1 class logits (B, k+1)
+        self.out = nn.Linear(width, outputs)
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = x.flatten(1)
         if self.num_classes > 0:
             assert y is not None, "conditional discriminator needs labels y"
             x = torch.cat([x, _one_hot(y, self.num_classes)], dim=1)
-        return self.out(self.body(x)).view(-1)
+        logits = self.out(self.body(x))
+        return logits.view(-1) if self.outputs == 1 else logits
 
 
 class DCGANGenerator(nn.Module):
@@ -187,7 +189,26 @@ def _uniform_linear_init(net: nn.Module, bound: float) -> None:
 
 
 def build_generator(config: TrainConfig) -> nn.Module:
-    """The generator for ``config`` with initial weights drawn from torch's global RNG."""
+    """The generator for ``config`` with initial weights drawn from torch's global RNG.
+
+    MAD-GAN (``mad_generators`` > 1): a :class:`~reference_models.mixtures.MADPointGenerator`;
+    AdaGAN (``ada_components`` > 1): a :class:`~reference_models.mixtures.MixtureGenerator` of
+    that many single generators (weights 1, 0, 0, ... until the trainer adds components).
+    """
+    if config.mad_generators > 1:
+        from .mixtures import MADPointGenerator
+
+        return MADPointGenerator(config.z_dim, (config.g_width,) * config.g_depth, config.batchnorm,
+                                 config.mad_generators, config.prior)
+    if config.ada_components > 1:
+        from .mixtures import MixtureGenerator
+
+        return MixtureGenerator([build_component(config) for _ in range(config.ada_components)], config.prior)
+    return build_component(config)
+
+
+def build_component(config: TrainConfig) -> nn.Module:
+    """One plain generator of ``config``'s architecture (an AdaGAN component; else the generator)."""
     classes = config.num_classes or 0
     if config.arch == "gan2014":
         g = MLPGenerator(config.z_dim, (1200, 1200), classes, z_scale=config.z_scale)
@@ -215,7 +236,9 @@ def build_discriminator(config: TrainConfig) -> nn.Module:
         return d
     if config.arch == "mlp":
         inputs = 2 if config.is_toy else 784
-        return MLPDiscriminator((config.d_width,) * config.d_depth, classes, in_features=inputs * config.pack)
+        outputs = config.mad_generators + 1 if config.mad_generators > 1 else 1
+        return MLPDiscriminator((config.d_width,) * config.d_depth, classes, in_features=inputs * config.pack,
+                                outputs=outputs)
     d = DCGANDiscriminator(config.d_width, config.channels * config.pack, config.image_size, classes,
                            config.batchnorm)
     _dcgan_init(d)

@@ -39,7 +39,8 @@ from . import config as config_mod
 from .checkpoint import CHECKPOINT_FORMAT, config_of, generator_meta, read_checked, save_torch_atomic
 from .config import TrainConfig
 from .data import BatchOrder, load_train_data
-from .losses import discriminator_loss, generator_loss, pack_samples, unrolled_discriminator
+from .losses import (discriminator_loss, generator_loss, mad_discriminator_loss, mad_generator_loss, pack_samples,
+                     unrolled_discriminator)
 from .nets import build_discriminator, build_generator, init_output_bias_from_marginals, output_range
 from .samples import generate_canonical, sample_prior, save_grid
 
@@ -47,6 +48,7 @@ from .samples import generate_canonical, sample_prior, save_grid
 RESUMABLE_KEYS = ("steps", "log_every", "sample_every", "checkpoint_every", "monitor_every", "num_threads")
 SAMPLE_GRID = 64
 INTERRUPTED = 130
+ADA_CLASSIFIER_LR = 1e-3  # Adam (D's betas) of AdaGAN's data-vs-mixture classifier
 
 
 def step_name(step: int) -> str:
@@ -75,12 +77,18 @@ class Trainer:
         self.data = load_train_data(config)
         self.order = BatchOrder(len(self.data), config.batch_size, config.seed)
         self.range = output_range(config)
-        self.G = build_generator(config)
+        # model: the generator a user samples (MAD-GAN's heads, AdaGAN's mixture, else G itself);
+        # G: the network being trained now (AdaGAN: the current component).
+        self.model = build_generator(config)
         self.D = build_discriminator(config)
+        self.G = self.model.components[0] if config.ada_components > 1 else self.model
         if config.arch == "gan2014":
-            init_output_bias_from_marginals(self.G, torch.tensor(self.data.canonical))
-        self.G.to(self.device).train()
+            for g in (self.model.components if config.ada_components > 1 else [self.G]):
+                init_output_bias_from_marginals(g, torch.tensor(self.data.canonical))
+        self.model.to(self.device).train()
         self.D.to(self.device).train()
+        self._component = 0  # AdaGAN: index of the component being trained
+        self._data_weights: Optional[torch.Tensor] = None  # AdaGAN: real-data sampling weights (float64)
         self.g_opt = self._optimizer(self.G, config.g_lr)
         self.d_opt = self._optimizer(self.D, config.d_lr)
         # z and fake labels come from their own generator: independent of dropout draws.
@@ -132,7 +140,11 @@ class Trainer:
                     group["momentum"] = c.beta1 + (c.beta2 - c.beta1) * ramp
 
     def _real_batch(self):
-        idx = self.order.indices(self.data_batches)
+        if self._data_weights is not None:  # AdaGAN: batches drawn by the re-weighted data distribution
+            gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + 500_009 + self.data_batches)
+            idx = torch.multinomial(self._data_weights, self.config.batch_size, replacement=True, generator=gen)
+        else:
+            idx = self.order.indices(self.data_batches)
         self.data_batches += 1
         real = self.data.images[idx].to(self.device)
         y = self.data.labels[idx].to(self.device) if self.config.conditional else None
@@ -235,12 +247,95 @@ class Trainer:
         return {"d_loss": d_loss.item(), "d_real": torch.sigmoid(real_logits).mean().item(),
                 "d_fake": torch.sigmoid(fake_logits).mean().item(), "g_loss": g_loss.item()}
 
+    def mad_step(self) -> Dict[str, float]:
+        """MAD-GAN (Ghosh et al. 2018, Algorithm 1): ``d_steps`` updates of the (k+1)-way D on a
+        real batch and batch_size/k fakes of each generator, then one update of all generators
+        (shared layers and heads together: each G_i's loss is ``-log D_k(G_i(z))``)."""
+        c = self.config
+        k = c.mad_generators
+        labels = torch.arange(k, device=self.device).repeat_interleave(c.batch_size // k)
+        for _ in range(c.d_steps):
+            real, _ = self._real_batch()
+            z, _ = self._noise(c.batch_size)
+            fake = self.G.forward_heads(z)
+            real_logits, fake_logits = self.D(real), self.D(fake.detach())
+            d_loss = mad_discriminator_loss(real_logits, fake_logits, labels)
+            self.d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.d_opt.step()
+        self.D.requires_grad_(False)
+        try:
+            g_loss = mad_generator_loss(self.D(fake), c.loss)
+        finally:
+            self.D.requires_grad_(True)
+        self.g_opt.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_opt.step()
+        return {"d_loss": d_loss.item(), "d_real": torch.softmax(real_logits, 1)[:, -1].mean().item(),
+                "d_fake": torch.softmax(fake_logits, 1)[:, -1].mean().item(), "g_loss": g_loss.item()}
+
+    # ------------------------------------------------------------------ AdaGAN
+    def _mixture_density_ratios(self) -> torch.Tensor:
+        """``dP_mixture / dP_data`` at every training point, ``(1 - p) / p = exp(-logit)`` of a fresh
+        classifier (D's architecture) trained to tell data (1) from the current mixture (0), as
+        AdaGAN's ``_get_prob_real_data``."""
+        c = self.config
+        clf = build_discriminator(c.replace(pack=1, mad_generators=1)).to(self.device).train()
+        opt = torch.optim.Adam(clf.parameters(), lr=ADA_CLASSIFIER_LR, betas=(c.beta1, c.beta2))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            for _ in range(c.ada_classifier_steps):
+                idx = torch.randint(0, len(self.data), (c.batch_size,), generator=self.noise)
+                z, _ = self._noise(c.batch_size)
+                with torch.no_grad():
+                    fake = self.model(z)
+                loss = discriminator_loss(clf(self.data.images[idx].to(self.device)), clf(fake))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            clf.eval()
+            with torch.no_grad():
+                logits = torch.cat([clf(self.data.images[i:i + 4096].to(self.device)).double().cpu()
+                                    for i in range(0, len(self.data), 4096)])
+        finally:
+            self.model.train(was_training)
+        return torch.exp(-logits.clamp(-50.0, 50.0))
+
+    def next_component(self) -> None:
+        """AdaGAN (Tolstikhin et al. 2017, Algorithm 1) between components: the new component's
+        weight beta, data weights from the mixture's density ratios (Theorem 1), mixture weights
+        ``(1 - beta) w_old, beta``, and a fresh D and fresh optimizers for the new component."""
+        from .mixtures import adagan_data_weights, next_mixture_weight
+
+        c = self.config
+        done = self._component + 1
+        beta = next_mixture_weight(done, c.ada_beta)
+        ratios = self._mixture_density_ratios()
+        self._data_weights = torch.from_numpy(adagan_data_weights(ratios.numpy(), beta))
+        with torch.no_grad():
+            w = self.model.weights.clone()
+            w[:done] *= 1.0 - beta
+            w[done] = beta
+            self.model.weights.copy_(w)
+        self._component = done
+        self.G = self.model.components[done]
+        self.D = build_discriminator(c).to(self.device).train()
+        self.g_opt = self._optimizer(self.G, c.g_lr)
+        self.d_opt = self._optimizer(self.D, c.d_lr)
+
     def train_step(self) -> Dict[str, float]:
         """``d_steps`` discriminator updates then one generator update (or one simultaneous
-        update, ``update=simultaneous``); returns losses."""
+        update, ``update=simultaneous``; or a MAD-GAN step); returns losses. AdaGAN: the first
+        step of each new component starts it (:meth:`next_component`)."""
+        c = self.config
+        if c.ada_components > 1 and self.step and self.step % c.ada_component_steps == 0 \
+                and self.step // c.ada_component_steps != self._component:
+            self.next_component()
         self._set_schedules()
         stats: Dict[str, float] = {}
-        c = self.config
+        if c.mad_generators > 1:
+            return self._count(self.mad_step())
         if c.update == "simultaneous":
             return self._count(self.simultaneous_step())
         # Reusing the last D step's fake batch for G is PyTorch's DCGAN recipe and pylearn2's
@@ -276,18 +371,29 @@ class Trainer:
             "config": self.config.to_dict(),
             "step": self.step,
             "data_batches": self.data_batches,
-            "generator": self.G.state_dict(),
+            "generator": self.model.state_dict(),
             "discriminator": self.D.state_dict(),
             "g_optimizer": self.g_opt.state_dict(),
             "d_optimizer": self.d_opt.state_dict(),
             "rng": rng,
             "log_state": self._log_state(),
+            "adagan": {"component": self._component,
+                       "data_weights": (self._data_weights if self._data_weights is not None
+                                        else torch.zeros(0, dtype=torch.float64))},
             "meta": generator_meta(self.config, self.step),
             "versions": {"torch": str(torch.__version__)},
         }
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        self.G.load_state_dict(state["generator"])
+        self.model.load_state_dict(state["generator"])
+        ada = state.get("adagan")
+        if ada is not None and int(ada["component"]) != self._component:  # rebuild for that component
+            self._component = int(ada["component"])
+            self.G = self.model.components[self._component]
+            self.g_opt = self._optimizer(self.G, self.config.g_lr)
+            self.d_opt = self._optimizer(self.D, self.config.d_lr)
+        if ada is not None and len(ada["data_weights"]):
+            self._data_weights = ada["data_weights"].to(torch.float64)
         self.D.load_state_dict(state["discriminator"])
         self.g_opt.load_state_dict(state["g_optimizer"])
         self.d_opt.load_state_dict(state["d_optimizer"])
@@ -340,13 +446,13 @@ class Trainer:
         if self.config.is_toy:
             from .toy import generate_points, save_scatter
 
-            points = generate_points(self.G, self.fixed_z.to(self.device))
+            points = generate_points(self.model, self.fixed_z.to(self.device))
             path = self.out / "samples" / f"{step_name(self.step)}.png"
             save_scatter(path, [(f"step {self.step}", points)], self.config.dataset)
             return path
         z = self.fixed_z[:SAMPLE_GRID + (16 if self.config.conditional else 0)].to(self.device)
         y = None if self.fixed_y is None else self.fixed_y[:len(z)].to(self.device)
-        images = generate_canonical(self.G, z, y, self.range)
+        images = generate_canonical(self.model, z, y, self.range)
         path = self.out / "samples" / f"{step_name(self.step)}.png"
         save_grid(path, images, columns=10 if self.config.conditional else 8)
         return path
@@ -356,7 +462,7 @@ class Trainer:
         (a resumed run drops it, since the uninterrupted run has no check at that step)."""
         if self.monitor is None:
             return None
-        result = self.monitor.evaluate(self.G)
+        result = self.monitor.evaluate(self.model)
         self._log({"kind": "monitor", "step": self.step, **result, **({"final": True} if final else {})})
         return result
 
@@ -435,7 +541,7 @@ class Trainer:
             if self.out is not None and not c.is_toy:  # exports are image generators; 2-D runs keep checkpoints
                 from .export import export_generator
 
-                export_generator(self.G, self.config, self.step, self.out / "export")
+                export_generator(self.model, self.config, self.step, self.out / "export")
             return 0
         finally:
             if self._clock is not None:  # fold this session's time into the run's totals
@@ -488,6 +594,10 @@ def resume_config(stored: TrainConfig, overrides: Sequence[str], steps: Optional
     config = config_mod.apply_overrides(stored, overrides)
     if steps is not None:
         config = config.replace(steps=steps)
+    if stored.ada_components > 1 and config.steps != stored.steps:
+        raise GandiagError(f"--resume cannot change steps of an AdaGAN run (ada_components={stored.ada_components}: "
+                           f"each component trains steps/{stored.ada_components} = {stored.ada_component_steps} "
+                           "steps); start a new --out folder instead")
     changed = [k for k, v in config.to_dict().items() if stored.to_dict()[k] != v and k not in RESUMABLE_KEYS]
     if changed:
         raise GandiagError(
