@@ -12,6 +12,9 @@ of the samples, the monitor's rule, and >= 2 %, diagnose's default), the classif
 max-probability (real held-out digits: ~0.99), and the copy fraction (share of samples closer
 to a training image than 95 % of held-out real digits are); finally it runs the real CLI,
 ``gandiag diagnose RUN --num-samples 1000``, and records its verdict and evidence.
+``--images DIR`` writes ``DIR/trainer-PRESET.png`` for the first seed: 80 samples of that
+fixed z (8 rows of 10; conditional runs: labels 0-9 across each row) and, for runs on at
+most 20 training digits (``memorize``), their training digits as a last row below.
 """
 from __future__ import annotations
 
@@ -78,6 +81,24 @@ def measure_run(run: Path, checkpoint: str = "last.pt") -> Dict[str, Any]:
     }
 
 
+def save_sample_image(run: Path, path: Path, checkpoint: str = "last.pt") -> None:
+    """The picture of ``--images`` (see module doc), scaled 2x."""
+    from ..samples import save_grid
+
+    state = read_checked(Path(run) / "checkpoints" / checkpoint)
+    config = config_of(state, run)
+    generator = build_generator(config)
+    generator.load_state_dict(state["generator"])
+    z = sample_prior(config.prior, 80, config.z_dim, torch.Generator().manual_seed(config.seed * 7919 + 3))
+    y = torch.arange(80) % 10 if config.conditional else None
+    images = generate_canonical(generator, z, y, output_range(config))
+    train = load_train_data(config.replace(monitor_every=0))
+    if len(train) <= 20:
+        order = np.argsort(train.labels.numpy(), kind="stable")
+        images = np.concatenate([images, train.canonical[order]])
+    save_grid(path, images, columns=10, scale=2)
+
+
 def diagnose_run(run: Path) -> Dict[str, Any]:
     out = run / "diagnosis"
     cmd = [sys.executable, "-m", "gandiag", "diagnose", str(run), "--num-samples", "1000", "--out", str(out),
@@ -98,6 +119,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", required=True, help="folder for the run folders")
     parser.add_argument("--out", required=True, help="JSON results file")
     parser.add_argument("--no-diagnose", action="store_true")
+    parser.add_argument("--images", help="folder for trainer-PRESET.png sample pictures (first seed)")
     args = parser.parse_args(argv)
     results = []
     for name in args.presets:
@@ -112,6 +134,8 @@ def main(argv=None) -> int:
                 subprocess.run(cmd, check=True, env={**os.environ})
                 print(f"trained {run} in {time.time() - start:.0f} s", file=sys.stderr)
             row = {"preset": name, "seed": seed, **measure_run(run)}
+            if args.images and seed == args.seeds[0]:
+                save_sample_image(run, Path(args.images) / f"trainer-{name}.png")
             if not args.no_diagnose:
                 row["diagnose"] = diagnose_run(run)
             results.append(row)

@@ -16,7 +16,8 @@ def test_every_preset_builds_and_round_trips_through_json():
 
 
 def test_required_presets_exist():
-    for name in ("dcgan-mnist", "gan2014-mnist", "cgan-mnist", "unrolled-mnist", "collapse", "memorize"):
+    for name in ("dcgan-mnist", "gan2014-mnist", "cgan-mnist", "unrolled-mnist", "collapse", "memorize",
+                 "partial-collapse"):
         assert name in PRESETS
 
 

@@ -55,7 +55,7 @@ def test_one_discriminator_step_decreases_its_loss_on_a_fixed_batch(name, change
 
 
 def test_one_generator_step_decreases_its_loss_against_a_fixed_discriminator():
-    trainer = Trainer(tiny("memorize"), None, quiet=True)  # MLP without BatchNorm: a clean comparison
+    trainer = Trainer(tiny(arch="mlp", batchnorm=False, g_lr=1e-3, d_lr=1e-3), None, quiet=True)  # no BatchNorm: clean
     _, _, z, fy = fixed_batches(trainer)
 
     def loss():
@@ -385,5 +385,7 @@ def test_rare_digits_keep_a_seeded_fraction_of_those_classes():
     n5, full5 = int((data.labels == 5).sum()), int((full.labels == 5).sum())
     assert n5 == -(-full5 // 10)
     assert all(int((data.labels == c).sum()) == int((full.labels == c).sum()) for c in range(10) if c != 5)
+    dropped = load_train_data(preset("partial-collapse").replace(monitor_every=0))  # rare_keep=0: no fives
+    assert int((dropped.labels == 5).sum()) == 0 and len(dropped) == len(full) - full5
     with pytest.raises(GandiagError, match="rare_digits='12'"):
         preset("dcgan-mnist").replace(rare_digits="12")
