@@ -81,6 +81,31 @@ def test_features_match_pytorch_fid(pytorch_fid_peer, ours_features, weights_fil
     assert np.abs(unfused - ref[:1]).max() <= TOL
 
 
+def test_onednn_fast_path_equals_eager_conv_relu(weights_file, images, monkeypatch):
+    """CPU inference runs conv + bias + ReLU as one oneDNN primitive with a packed weight: same numbers, bit for bit,
+    as the eager ``relu(conv(x))`` of the fused network, for a first batch and a smaller later one."""
+    import gandiag.features.inception as inception
+
+    if not inception._ONEDNN:
+        pytest.skip("torch built without oneDNN")
+    batch = np.concatenate([images, images[::-1], images])  # 6 images, forward slices of 4 then 2
+    fast = InceptionExtractor(weights=weights_file)
+    fast.max_forward_batch = 4
+    got = fast.extract(batch, batch_size=6, outputs=("features", "logits"))
+    convs = [m for m in fast.network.modules() if isinstance(m, inception.BasicConv2d)]
+    assert len(convs) == 94 and all(m._packed is not None for m in convs)  # the fast path ran in every layer
+    monkeypatch.setattr(inception, "_ONEDNN", False)
+    eager = InceptionExtractor(weights=weights_file)
+    eager.max_forward_batch = 4
+    want = eager.extract(batch, batch_size=6, outputs=("features", "logits"))
+    assert all(m._packed is None for m in eager.network.modules() if isinstance(m, inception.BasicConv2d))
+    np.testing.assert_array_equal(got["features"], want["features"])
+    np.testing.assert_array_equal(got["logits"], want["logits"])
+    with torch.enable_grad():  # autograd (and autocast, torch.compile) take the eager path
+        x = torch.zeros(1, 3, 8, 8, requires_grad=True)
+        assert not inception._use_onednn_pointwise(x, convs[0].fused.weight)
+
+
 def test_features_and_logits_match_torch_fidelity(weights_file, images):
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
