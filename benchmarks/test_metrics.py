@@ -359,8 +359,9 @@ def test_prdc_2048_gandiag(benchmark, prdc_feats_2048, speedups):
 
     out, screen = speedups.peak_rss("prdc-10k-10k-2048", "gandiag", lambda: _prdc(*prdc_feats_2048, 5, None, "auto"))
     benchmark.pedantic(prdc, args=prdc_feats_2048, kwargs={"k": 5}, rounds=2, iterations=1)
-    note = (f"float32 screen; float64 re-checks: {screen['radius_pairs']} radius pairs, {screen['cross_pairs']} of "
-            f"1e8 cross pairs, {screen['dense_blocks']} dense blocks")
+    note = (f"float32 screen; kept {screen['radius_kept']} float32 radius candidates; float64 re-checks: "
+            f"{screen['radius_pairs']} radius pairs, {screen['cross_pairs']} of 1e8 cross pairs, "
+            f"{screen['dense_blocks']} dense blocks")
     speedups.record_benchmark("prdc-10k-10k-2048", "gandiag", benchmark, note=note)
     speedups.record_benchmark("prdc-10k-10k-2048-vs-torch", "gandiag", benchmark,
                               note="peer: plain torch cdist + kthvalue, float32")
