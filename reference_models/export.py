@@ -112,6 +112,12 @@ def export_onnx(g: nn.Module, inputs, meta: Dict[str, Any], path, expected=None)
 
     The file is reloaded with onnxruntime (when installed) and compared with ``expected``.
     """
+    from .mixtures import MADPointGenerator, MixtureGenerator
+
+    if isinstance(g, (MADPointGenerator, MixtureGenerator)):
+        raise GandiagError("ONNX export of a mixture generator (MAD-GAN / AdaGAN) is not supported: its component "
+                           "choice needs erf/erfinv of z, which the ONNX converter does not translate; use "
+                           "generator.pt2, generator.ts or generator_state.pt (load_generator) instead")
     import contextlib
 
     try:

@@ -42,7 +42,7 @@ def split_mixture_noise(z: torch.Tensor, weights: torch.Tensor, prior: str) -> T
     u = u.clamp(_EPS, 1.0 - _EPS)
     w = weights.double().clamp_min(0.0)
     cum = torch.cumsum(w, 0) / w.sum()
-    index = torch.searchsorted(cum.contiguous(), u.contiguous(), right=True).clamp_max(len(w) - 1)
+    index = torch.searchsorted(cum.contiguous(), u.contiguous(), right=True).clamp_max(w.shape[0] - 1)
     # never pick a zero-weight component (possible only at u = cum edge by rounding)
     lo = torch.cat([cum.new_zeros(1), cum[:-1]])[index]
     width = (cum[index] - lo).clamp_min(_EPS)

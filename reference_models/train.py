@@ -130,7 +130,7 @@ class Trainer:
         """Learning rate ``max(min_lr, lr0 / decay^t)`` and the SGD momentum ramp, both pure
         functions of the step (so resuming needs no scheduler state)."""
         c = self.config
-        t = self.step
+        t = self.step - self._component * c.ada_component_steps  # AdaGAN: each component starts afresh
         for opt, lr0 in ((self.g_opt, c.g_lr), (self.d_opt, c.d_lr)):
             lr = max(c.min_lr, lr0 / c.lr_decay ** t) if c.lr_decay != 1.0 else lr0
             for group in opt.param_groups:

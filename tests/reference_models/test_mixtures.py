@@ -211,3 +211,20 @@ def test_adagan_resume_refuses_a_new_step_count(tmp_path, capsys):
     Trainer(toy(ada_components=2, ada_classifier_steps=5, steps=4), out, quiet=True).fit()
     assert main(["--out", str(out), "--resume", "--steps", "8", "--quiet"]) == 2
     assert "cannot change steps of an AdaGAN run" in capsys.readouterr().err
+
+
+def test_adagan_dcgan_exports_torch_formats_and_refuses_onnx(tmp_path):
+    from reference_models.config import preset
+    from reference_models.export import example_inputs, export_onnx
+
+    config = preset("dcgan-mnist").replace(ada_components=2, ada_classifier_steps=2, steps=2, g_width=8, d_width=8,
+                                           batch_size=16, monitor_every=0, sample_every=0, log_every=0,
+                                           checkpoint_every=0)
+    trainer = Trainer(config, tmp_path / "run", quiet=True)
+    assert trainer.fit() == 0
+    assert trainer.model.weights.tolist() == pytest.approx([0.5, 0.5])
+    assert {p.name for p in (tmp_path / "run" / "export").iterdir()} >= {"generator_state.pt", "generator.ts"}
+    g, meta = load_generator(tmp_path / "run" / "export" / "generator_state.pt")
+    assert meta["model"] == "adagan2-dcgan" and g(torch.randn(3, config.z_dim)).shape == (3, 1, 28, 28)
+    with pytest.raises(GandiagError, match="ONNX export of a mixture generator"):
+        export_onnx(g, example_inputs(meta), meta, tmp_path / "g.onnx")
