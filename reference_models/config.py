@@ -68,6 +68,10 @@ class TrainConfig:
     # same: the look-ahead repeats D's own optimizer from its current state (Adam: copied moments
     # and step count, as Metz et al. unrolled Adam); sgd: plain SGD steps of size unroll_lr.
     unroll_optimizer: str = "same"
+    # from this step on D stops learning (its learning rate is 0) while G keeps training against
+    # the fixed D, which collapses G onto the images D scores highest (Metz et al. 2017, Sec. 1;
+    # Goodfellow 2016 tutorial, Sec. 5.1.1). 0 = never.
+    d_freeze_step: int = 0
     pack: int = 1                  # PacGAN (Lin et al. 2018): D judges packs of this many samples jointly
     # MAD-GAN (Ghosh et al. 2018): k generators sharing their first layers (one head each) and a
     # D with k+1 softmax outputs (real, or which generator made the fake); 1 = off. 2-D MLPs only.
@@ -130,7 +134,7 @@ class TrainConfig:
         _choice("image_size", self.image_size, (28, 32))
         for key in ("z_dim", "g_width", "d_width", "g_depth", "d_depth", "d_steps", "batch_size", "steps"):
             _positive(key, getattr(self, key))
-        for key in ("unroll_steps", "train_size", "log_every", "sample_every", "checkpoint_every",
+        for key in ("unroll_steps", "d_freeze_step", "train_size", "log_every", "sample_every", "checkpoint_every",
                     "monitor_every", "momentum_ramp_steps", "num_threads"):
             if getattr(self, key) < 0:
                 raise GandiagError(f"config {key} must be >= 0, got {getattr(self, key)}")
@@ -343,8 +347,7 @@ PRESETS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     "partial-collapse": (
         "partial mode collapse from dataset bias: dcgan-mnist trained on the subset with every 5 removed "
         "(rare_digits=5, rare_keep=0); it draws good digits of the other nine and never a 5 (docs/trainer.md)",
-        {"rare_digits": "5", "rare_keep": 0.0, "steps": 1500, "sample_every": 250, "checkpoint_every": 250,
-         "monitor_every": 250},
+        {"rare_digits": "5", "rare_keep": 0.0, "sample_every": 250, "checkpoint_every": 250, "monitor_every": 250},
     ),
     "memorize": (
         "memorization without collapse: a conditional DCGAN (cgan-mnist) on 10 training digits, one per "

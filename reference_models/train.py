@@ -133,6 +133,8 @@ class Trainer:
         t = self.step - self._component * c.ada_component_steps  # AdaGAN: each component starts afresh
         for opt, lr0 in ((self.g_opt, c.g_lr), (self.d_opt, c.d_lr)):
             lr = max(c.min_lr, lr0 / c.lr_decay ** t) if c.lr_decay != 1.0 else lr0
+            if opt is self.d_opt and c.d_freeze_step and self.step >= c.d_freeze_step:
+                lr = 0.0  # D frozen: G trains against a fixed discriminator
             for group in opt.param_groups:
                 group["lr"] = lr
                 if c.optimizer == "sgd":

@@ -389,3 +389,16 @@ def test_rare_digits_keep_a_seeded_fraction_of_those_classes():
     assert int((dropped.labels == 5).sum()) == 0 and len(dropped) == len(full) - full5
     with pytest.raises(GandiagError, match="rare_digits='12'"):
         preset("dcgan-mnist").replace(rare_digits="12")
+
+
+def test_d_freeze_step_stops_d_and_keeps_training_g():
+    trainer = Trainer(tiny(d_freeze_step=2), None, quiet=True)
+    for _ in range(2):
+        trainer.train_step()
+    d_before = [p.detach().clone() for p in trainer.D.parameters()]
+    g_before = [p.detach().clone() for p in trainer.G.parameters()]
+    for _ in range(2):
+        trainer.train_step()
+    assert all(torch.equal(a, b) for a, b in zip(d_before, trainer.D.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(g_before, trainer.G.parameters()))
+    assert trainer.d_opt.param_groups[0]["lr"] == 0.0 and trainer.g_opt.param_groups[0]["lr"] > 0
