@@ -397,12 +397,13 @@ def test_prdc_2048_interleaved(prdc_feats_2048, speedups):
     sides = [("gandiag", lambda: prdc(*prdc_feats_2048, k=5)),
              ("torch", lambda: _prdc_torch_reference(*prdc_feats_2048)),
              ("prdc", lambda: _prdc_package(*prdc_feats_2048))]
-    results = {}
+    results, times = {}, {"gandiag": [], "torch": [], "prdc": []}
     for i in range(2):
         for side, fn in (sides if i % 2 == 0 else sides[::-1]):
             t0 = time.perf_counter()
             results[side] = fn()
             seconds = time.perf_counter() - t0
+            times[side].append(seconds)
             if side in ("gandiag", "prdc"):
                 speedups.record("prdc-10k-10k-2048-interleaved", "gandiag" if side == "gandiag" else "peer", seconds)
             if side in ("gandiag", "torch"):
@@ -410,3 +411,6 @@ def test_prdc_2048_interleaved(prdc_feats_2048, speedups):
                                 seconds)
     for key, value in results["prdc"].items():
         assert abs(results["gandiag"][key] - float(value)) <= 1e-9
+    # Measured 2.80x and 1.68x (load ~8-9, benchmarks/README.md); the goals are >= 2.5x and >= 1x.
+    assert sum(times["prdc"]) >= 2.0 * sum(times["gandiag"])
+    assert sum(times["torch"]) >= 1.2 * sum(times["gandiag"])
