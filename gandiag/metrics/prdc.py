@@ -18,8 +18,9 @@ O(chunk_size * max(N, M)) instead of 3 * N * M * 8 bytes (60 GB at 50k x 50k).
 
 Speed without giving up the float64 answer (``precision="auto"``, the default): at 2048-d the
 three Gram products are nearly all the work, so they run in float32 (1.8x the float64 GEMM
-throughput here: 1024 x 10k x 2048, one OpenBLAS thread) as a *screen* certified by a rigorous bound on its rounding error
-(``_Screen``; the model is ``neighbours.py``'s certified float32 k-NN):
+throughput here: 1024 x 10k x 2048, one OpenBLAS thread) as a *screen* certified by a
+rigorous bound on its rounding error (``_Screen``; the model is ``neighbours.py``'s certified
+float32 k-NN):
 
 * radii: each row's float32 k-th smallest distance v plus twice the bound selects the columns
   that can hold its true k nearest; only those are re-scored in float64 (~k per row). The
