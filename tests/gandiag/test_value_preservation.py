@@ -23,7 +23,12 @@ VOLATILE = {"created", "timings_s", "gandiag_version", "torch_version", "numpy_v
 # (65361af, documented there as 1.2e-7 relative to float64). Everything else: 1e-9.
 # And the FID bootstrap interval: its resamples repeat rows, so their covariances are rank-deficient,
 # where bb14b77/957be03 dropped the eigenvalue floor on purpose (~2e-7 relative; the FID itself: 1e-9).
-LOOSER = {"metrics.fid_inf": 1e-7, "metrics.kid": 1e-6, "metrics.mnist_fid.ci95": 1e-6}
+LOOSER = {"metrics.fid_inf": 1e-7, "metrics.kid": 1e-6, "metrics.mnist_fid.ci95": 1e-6,
+          # Not a code change: the classifier's float32 convolutions round differently on another CPU model.
+          # On the 2026-12-02 build machine (AMD EPYC) the code that wrote the fixture (eaa1e53) itself
+          # gives MNIST-FID and neighbour distances up to 6e-7 relative away from it; statistics of the
+          # same features (modes, PRDC, Parzen) still match to 1e-9.
+          "metrics.mnist_fid.value": 2e-6, "metrics.neighbours.feature_distances": 2e-6}
 # Intended changes: IS splits are now shuffled with --seed (7 here), no longer a hard-coded 2020.
 # "covered" is 0.5 x the fair share N/K (5 % for 10 classes) everywhere, the trainer monitor's rule (was 0.2).
 CHANGED = {"metrics.mnist_inception_score.mean", "metrics.mnist_inception_score.std", "metrics.modes.threshold",
