@@ -28,7 +28,9 @@ def test_seed0_matches_the_documented_run(dataset, variant):
     documented = next(r for r in data["runs"]
                       if r["dataset"] == dataset and r["variant"] == variant and r["seed"] == 0)
     config = base_config(dataset, data["steps"]).replace(seed=0, **VARIANTS[variant])
-    assert config.to_dict() == {**data["base_config"], "dataset": dataset, **VARIANTS[variant]}
+    stored = {**data["base_config"], "dataset": dataset, **VARIANTS[variant]}
+    # the documented config (fields added to TrainConfig later keep their off defaults)
+    assert {key: config.to_dict()[key] for key in stored} == stored
     metrics, _ = run_one(config, [])
     assert abs(metrics["covered"] - documented["covered"]) <= 1
     assert metrics["high_quality_fraction"] == pytest.approx(documented["high_quality_fraction"], abs=0.02)
