@@ -8,7 +8,7 @@ Regenerates the MNIST part of docs/trainer.md's measured runs::
 For each ``(preset, seed)`` it trains ``python -m reference_models.train --config PRESET --set
 seed=S`` into ``RUNS/PRESET-sS`` (skipped when the run is already finished), then measures on
 1,000 samples of a fixed z (the monitor's): digits covered (shipped MNIST classifier, >= 5 %
-of the samples, the monitor's rule, and >= 2 %, diagnose's default), the classifier's mean
+of the samples, the monitor's and diagnose's rule, and >= 2 %), the classifier's mean
 max-probability (real held-out digits: ~0.99), and the copy fraction (share of samples closer
 to a training image than 95 % of held-out real digits are); finally it runs the real CLI,
 ``gandiag diagnose RUN --num-samples 1000``, and records its verdict and evidence.

@@ -30,3 +30,26 @@ def test_collapse_preset_draws_few_recognisable_digits(tmp_path):
     assert m["covered_5pct"] <= 3, m["counts"]
     assert m["mean_max_prob"] >= COLLAPSE_MIN_CONFIDENCE, m["mean_max_prob"]
     assert diagnose_run(run)["verdict"] == "collapse"
+
+
+def test_memorize_preset_copies_its_training_digits_without_collapse(tmp_path):
+    # docs/trainer.md: seeds 0/1 cover 10/10 digits and 100 % of samples are copies by
+    # measure_run's rule; diagnose (against all 8,000 training digits) flags 97.6 % / 95.2 %.
+    run = _train(tmp_path, "memorize")
+    m = measure_run(run)
+    assert m["covered_5pct"] >= 8, m["counts"]
+    assert m["copy_fraction"] >= 0.9, m["copy_fraction"]
+    assert diagnose_run(run)["verdict"] == "memorization"
+
+
+def test_partial_collapse_preset_never_draws_a_five(tmp_path):
+    # docs/trainer.md: seed 0 (2,000 steps) covers 9/10 digits, 21 of 1,000 samples read as 5 (seed 1:
+    # 29, and 4 also drops below 5 %); diagnose says partial collapse and names 5 as missing.
+    run = _train(tmp_path, "partial-collapse")
+    m = measure_run(run)
+    assert 7 <= m["covered_5pct"] <= 9 and 5 in m["missing_5pct"], m["counts"]
+    assert m["counts"][5] <= 40, m["counts"]
+    d = diagnose_run(run)
+    assert d["verdict"] == "partial collapse", d
+    named = d["evidence"][0].partition("; missing ")[2]  # "step 1500: 9/10 classes covered; missing 5"
+    assert "5" in [c.strip() for c in named.split(",")], d["evidence"][0]
