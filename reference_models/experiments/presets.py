@@ -51,13 +51,7 @@ def measure_run(run: Path, checkpoint: str = "last.pt") -> Dict[str, Any]:
     from gandiag.features import get_extractor
 
     run = Path(run)
-    state = read_checked(run / "checkpoints" / checkpoint)
-    config = config_of(state, run)
-    generator = build_generator(config)
-    generator.load_state_dict(state["generator"])
-    z = sample_prior(config.prior, 1000, config.z_dim, torch.Generator().manual_seed(config.seed * 7919 + 3))
-    y = torch.arange(1000) % 10 if config.conditional else None
-    images = generate_canonical(generator, z, y, output_range(config))
+    state, config, images = _fixed_z_samples(run, checkpoint, 1000)
     logits = get_extractor("mnist-classifier").extract(images, outputs=("logits",))["logits"]
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
@@ -81,17 +75,23 @@ def measure_run(run: Path, checkpoint: str = "last.pt") -> Dict[str, Any]:
     }
 
 
+def _fixed_z_samples(run: Path, checkpoint: str, count: int):
+    """``(checkpoint state, config, canonical images)`` of ``count`` samples of the run's fixed z (labels
+    cycling 0..9 for a conditional G): the same z for the measurement and the picture."""
+    state = read_checked(run / "checkpoints" / checkpoint)
+    config = config_of(state, run)
+    generator = build_generator(config)
+    generator.load_state_dict(state["generator"])
+    z = sample_prior(config.prior, count, config.z_dim, torch.Generator().manual_seed(config.seed * 7919 + 3))
+    y = torch.arange(count) % 10 if config.conditional else None
+    return state, config, generate_canonical(generator, z, y, output_range(config))
+
+
 def save_sample_image(run: Path, path: Path, checkpoint: str = "last.pt") -> None:
     """The picture of ``--images`` (see module doc), scaled 2x."""
     from ..samples import save_grid
 
-    state = read_checked(Path(run) / "checkpoints" / checkpoint)
-    config = config_of(state, run)
-    generator = build_generator(config)
-    generator.load_state_dict(state["generator"])
-    z = sample_prior(config.prior, 80, config.z_dim, torch.Generator().manual_seed(config.seed * 7919 + 3))
-    y = torch.arange(80) % 10 if config.conditional else None
-    images = generate_canonical(generator, z, y, output_range(config))
+    _, config, images = _fixed_z_samples(Path(run), checkpoint, 80)
     train = load_train_data(config.replace(monitor_every=0))
     if len(train) <= 20:
         order = np.argsort(train.labels.numpy(), kind="stable")

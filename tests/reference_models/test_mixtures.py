@@ -147,27 +147,12 @@ def _strip_timers(state):
     return state
 
 
-def _assert_identical(a, b, where="state"):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert set(a) == set(b), where
-        for key in a:
-            _assert_identical(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_identical(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
-
-
 @pytest.mark.parametrize("changes, stop", [
     ({"mad_generators": 4}, 3),
     ({"ada_components": 3, "ada_classifier_steps": 10}, 2),  # stop at a component boundary
     ({"ada_components": 3, "ada_classifier_steps": 10}, 3),  # stop inside component 2
 ])
-def test_mixture_runs_resume_bit_for_bit(tmp_path, changes, stop):
+def test_mixture_runs_resume_bit_for_bit(tmp_path, changes, stop, assert_identical):
     config = toy(**changes, monitor_every=2, log_every=1)
     full = Trainer(config, tmp_path / "full", quiet=True)
     assert full.fit() == 0
@@ -187,7 +172,7 @@ def test_mixture_runs_resume_bit_for_bit(tmp_path, changes, stop):
     second = Trainer(resume_config(config, [], None), tmp_path / "part", quiet=True)
     second.load_state_dict(state)
     assert second.fit() == 0
-    _assert_identical(_strip_timers(full.state_dict()), _strip_timers(second.state_dict()))
+    assert_identical(_strip_timers(full.state_dict()), _strip_timers(second.state_dict()))
 
 
 def test_mixture_checkpoints_load_as_generators_and_the_monitor_logs_coverage(tmp_path):

@@ -98,23 +98,8 @@ def _all_state(trainer):
     return state
 
 
-def _assert_identical(a, b, where="state"):
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert set(a) == set(b), where
-        for key in a:
-            _assert_identical(a[key], b[key], f"{where}.{key}")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_identical(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
-
-
 @pytest.mark.parametrize("name", ["dcgan-mnist", "gan2014-mnist"])
-def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, name):
+def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, name, assert_identical):
     extra = {"batch_size": 16} if name == "gan2014-mnist" else {}
     config = tiny(name, steps=6, checkpoint_every=3, **extra)
     full = Trainer(config, tmp_path / "full", quiet=True)
@@ -132,7 +117,7 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, name):
     for state in (a, b):  # wall/CPU seconds differ between any two runs
         for key in ("window_s", "elapsed_s", "cpu_s"):
             state["log_state"].pop(key)
-    _assert_identical(a, b)
+    assert_identical(a, b)
 
 
 def test_cli_run_folder_layout_checkpoint_contract_and_resume(tmp_path, capsys):
