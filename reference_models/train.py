@@ -320,11 +320,15 @@ class Trainer:
             w[:done] *= 1.0 - beta
             w[done] = beta
             self.model.weights.copy_(w)
-        self._component = done
-        self.G = self.model.components[done]
         self.D = build_discriminator(c).to(self.device).train()
-        self.g_opt = self._optimizer(self.G, c.g_lr)
-        self.d_opt = self._optimizer(self.D, c.d_lr)
+        self._train_component(done)
+
+    def _train_component(self, index: int) -> None:
+        """AdaGAN: make component ``index`` the trained G, with fresh optimizers for it and for D."""
+        self._component = index
+        self.G = self.model.components[index]
+        self.g_opt = self._optimizer(self.G, self.config.g_lr)
+        self.d_opt = self._optimizer(self.D, self.config.d_lr)
 
     def train_step(self) -> Dict[str, float]:
         """``d_steps`` discriminator updates then one generator update (or one simultaneous
@@ -390,10 +394,7 @@ class Trainer:
         self.model.load_state_dict(state["generator"])
         ada = state.get("adagan")
         if ada is not None and int(ada["component"]) != self._component:  # rebuild for that component
-            self._component = int(ada["component"])
-            self.G = self.model.components[self._component]
-            self.g_opt = self._optimizer(self.G, self.config.g_lr)
-            self.d_opt = self._optimizer(self.D, self.config.d_lr)
+            self._train_component(int(ada["component"]))
         if ada is not None and len(ada["data_weights"]):
             self._data_weights = ada["data_weights"].to(torch.float64)
         self.D.load_state_dict(state["discriminator"])
