@@ -13,7 +13,8 @@ Run: ``python -m pytest benchmarks/test_whole_process.py --benchmark-enable -p n
   (on shared cores a one-shot pair measured load changes, not speed); medians compared, each
   run's time, peak RSS and load average printed.
 
-Each child's peak RSS comes from ``os.wait4`` (its own rusage, not the pytest process's).
+Each child's peak RSS is its own ``ru_maxrss``, read by a small wrapper process that starts it
+(not by pytest, whose RSS Linux would carry into the child's figure across exec).
 """
 import json
 import os
@@ -29,20 +30,32 @@ ROUNDS_FID = 2
 ROUNDS_EVALUATE = 2  # each round runs both commands (~2 x 1-5 min on 2 cores, depending on the load)
 
 
+# The child is started by this small wrapper, not by pytest itself: Linux carries the memory
+# high-water mark of the process that exec()s into the new program's ru_maxrss (exec_mmap), and
+# pytest's own RSS (GiBs after the in-process benchmarks) would become every child's "peak".
+_WRAPPER = """import os, resource, subprocess, sys, time
+t0 = time.perf_counter()
+rc = subprocess.call(sys.argv[2:])
+seconds = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    f.write(f"{rc} {seconds!r} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
+"""
+
+
 def run_child_rss(args, env=None):
-    """(seconds, peak RSS bytes, stdout) of one child, peak from its own rusage (os.wait4)."""
-    t0 = time.perf_counter()
-    with open(os.devnull, "w") as devnull:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=devnull, text=True, env=env,
-                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        proc.stdout.close()
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise AssertionError(f"{args[:4]} exited {proc.returncode}")
-    return seconds, usage.ru_maxrss * 1024, out
+    """(seconds, peak RSS bytes, stdout) of one child: wall time and ``ru_maxrss`` of the child
+    (and of any process it waited for) as seen by a ~10 MB wrapper process (see ``_WRAPPER``)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
+        report = os.path.join(tmp, "rusage")
+        proc = subprocess.run([sys.executable, "-c", _WRAPPER, report, *args], stdout=subprocess.PIPE,
+                              stderr=devnull, text=True, env=env,
+                              cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        rc, seconds, maxrss_kib = open(report).read().split()
+    if proc.returncode != 0 or int(rc) != 0:
+        raise AssertionError(f"{args[:4]} exited {rc}")
+    return float(seconds), int(maxrss_kib) * 1024, proc.stdout
 
 
 # ---------------------------------------------------------------- FID from statistics files
