@@ -262,6 +262,21 @@ def test_stats_numpy_cov(benchmark, stats_feats, speedups):
     speedups.record_benchmark("stats-50k-2048", "peer", benchmark)
 
 
+def test_stats_interleaved(stats_feats, speedups):
+    """The two alternated, order swapped each round (3 rounds): the sequential rounds above put all of
+    one side's runs before the other's, and on this machine np.cov's time moves by 1.5x with the
+    process's memory state (measured 2.7 s in a full benchmark run, 4.0-4.5 s in fresh processes)."""
+    import time
+
+    group = "stats-50k-2048-interleaved"
+    for i in range(3):
+        sides = [("gandiag", _stream_stats), ("peer", _numpy_cov)]
+        for side, fn in (sides if i % 2 == 0 else sides[::-1]):
+            t0 = time.perf_counter()
+            fn(stats_feats)
+            speedups.record(group, side, time.perf_counter() - t0)
+
+
 @pytest.fixture(scope="module")
 def kid_feats():
     rng = np.random.default_rng(11)
