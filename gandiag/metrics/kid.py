@@ -27,7 +27,10 @@ features): 1.2e-7 relative at KID = 9e-6 (near-identical sets); below 2e-8 for
 KID >= 4e-4 (tested at <= 1e-6 in tests/gandiag/metrics/test_kid.py). torch-fidelity
 also multiplies in float32 but forms kernels and sums in float32: 1.9e-3 relative on
 the same data. ``precision="float64"`` does everything in float64 (about 2x slower).
-Subsets run one per core (threads, BLAS held to one thread each).
+Subsets run one per core (threads, BLAS held to one thread each). Within a subset the two
+symmetric Gram matrices are one BLAS syrk each whose upper triangle alone is turned into
+kernel values (the off-diagonal sum is twice the strict upper triangle), and the rank-one
+terms are computed once per feature row, not per subset.
 """
 from __future__ import annotations
 
@@ -65,72 +68,117 @@ def mmd2_unbiased(x: np.ndarray, y: np.ndarray, *, degree: int = 3, gamma: Optio
     return float((off_xx + off_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m))
 
 
-def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=None) -> Tuple[float, float]:
-    """``(sum of all entries, trace)`` of ``K = (gamma * gram + row_add[:, None] + col_add[None, :]) ** degree``.
+def _power_sum(k: np.ndarray, degree: int, sq: Optional[np.ndarray]) -> float:
+    """``sum(k ** degree)`` of a float64 block, reduced with BLAS dot products (float64)."""
+    flat = k.reshape(-1)
+    if degree == 1:
+        return float(k.sum())
+    if degree == 2:
+        return float(np.dot(flat, flat))
+    if degree == 3:
+        np.multiply(k, k, out=sq)
+        return float(np.dot(sq.reshape(-1), flat))
+    np.power(k, degree, out=k)
+    return float(k.sum())
+
+
+def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=None, *,
+                upper: bool = False) -> Tuple[float, float]:
+    """``(sum, trace)`` of ``K = (gamma * gram + row_add[:, None] + col_add[None, :]) ** degree``.
 
     In float64; ``gram`` (m, n) may be float32. ``row_add`` is a scalar or an (m,) vector,
     ``col_add`` None or an (n,) vector. Rows are upcast ``_KERNEL_ROWS`` at a time and
     reduced with BLAS dot products (float64 accumulation).
+
+    ``upper``: ``gram`` is square and symmetric with only its upper triangle valid (a syrk
+    result), and so is K (``col_add`` is ``row_add``'s part that depends on the column);
+    then ``sum`` is the sum of the off-diagonal entries, formed as twice the strict upper
+    triangle (half the element-wise work), instead of the sum of all entries.
     """
     rows, cols = gram.shape
     row_add = np.broadcast_to(np.asarray(row_add, dtype=np.float64), (rows,))
-    buf = np.empty((min(_KERNEL_ROWS, rows), cols))
-    sq = np.empty_like(buf) if degree >= 3 else None
+    size = min(_KERNEL_ROWS, rows) * cols
+    buf = np.empty(size)  # flat: every block below is a contiguous (h, w) view (reshape(-1) copies nothing)
+    sq = np.empty(size) if degree == 3 else None
+    lower = np.tril_indices(min(_KERNEL_ROWS, rows)) if upper else None
     total = 0.0
     for lo in range(0, rows, _KERNEL_ROWS):
         hi = min(rows, lo + _KERNEL_ROWS)
-        k = buf[:hi - lo]
-        np.multiply(gram[lo:hi], gamma, out=k, dtype=np.float64)  # upcast before scaling
+        h = hi - lo
+        first = lo if upper else 0  # columns left of the diagonal block are not valid in the upper case
+        w = cols - first
+        k = buf[:h * w].reshape(h, w)
+        np.multiply(gram[lo:hi, first:], gamma, out=k, dtype=np.float64)  # upcast before scaling
         k += row_add[lo:hi, None]
         if col_add is not None:
-            k += col_add[None, :]
-        flat = k.reshape(-1)
-        if degree == 1:
-            total += float(k.sum())
-        elif degree == 2:
-            total += float(np.dot(flat, flat))
-        elif degree == 3:
-            s = sq[:hi - lo]
-            np.multiply(k, k, out=s)
-            total += float(np.dot(s.reshape(-1), flat))
-        else:
-            np.power(k, degree, out=k)
-            total += float(k.sum())
+            k += col_add[None, first:]
+        if upper:  # keep the strict upper triangle of the diagonal block: zero its lower part and diagonal
+            k[lower if h == min(_KERNEL_ROWS, rows) else np.tril_indices(h)] = 0.0
+        total += _power_sum(k, degree, None if sq is None else sq[:h * w].reshape(h, w))
     trace = 0.0
     if rows == cols:
         diag = gamma * np.diagonal(gram).astype(np.float64) + row_add
         if col_add is not None:
             diag += col_add
         trace = float((diag ** degree).sum())
+    if upper:
+        total = 2.0 * total  # the off-diagonal sum; a zeroed entry adds 0 ** degree = 0 (degree >= 1)
     return total, trace
 
 
+def _gram_upper(p: np.ndarray) -> np.ndarray:
+    """``p @ p.T`` with only its upper triangle filled (C order): one BLAS syrk, no mirror copy."""
+    from scipy.linalg.blas import dsyrk, ssyrk
+
+    syrk = ssyrk if p.dtype == np.float32 else dsyrk
+    # p (m, D) in C order is p.T (D, m) in Fortran order: trans=1 gives (p.T).T @ p.T = p @ p.T
+    # without a copy; its Fortran lower triangle is the upper triangle of the C-order view.
+    return syrk(1.0, p.T, trans=1, lower=1).T
+
+
+def _rank_one(z: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``(z - c) . c`` per row in float64 (``z - c`` rounded to float32, as in the Gram products)."""
+    c64 = shift.astype(np.float64)
+    out = np.empty(len(z))
+    for lo in range(0, len(z), 4096):
+        out[lo:lo + 4096] = (z[lo:lo + 4096] - shift).astype(np.float64) @ c64
+    return out
+
+
 def _subset_mmd2(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float,
-                 shift: Optional[np.ndarray]) -> float:
+                 shift: Optional[np.ndarray], ux: Optional[np.ndarray] = None,
+                 uy: Optional[np.ndarray] = None) -> float:
     """Unbiased MMD^2 of one subset pair (see the module doc for the precision).
 
     float64 rows: plain float64 Gram matrices. float32 rows with ``shift`` c (float32, near
     the mean): ``x.y = (x-c).(y-c) + (x-c).c + (y-c).c + c.c`` with the first term one
     float32 product of the shifted rows (``x - c`` is exact-rounded once, float32 minus
     float32) and the rank-one terms in float64, so the float32 rounding scales with the
-    spread |x - c| |y - c| of the features, not with their (large, shared) mean.
+    spread |x - c| |y - c| of the features, not with their (large, shared) mean. ``ux``,
+    ``uy``: the rows' ``(x-c).c`` (:func:`_rank_one`), computed once per feature set by
+    :func:`kid` instead of once per subset.
     """
     m = x.shape[0]
     if shift is None:
         parts = [(x, x, coef0, None), (y, y, coef0, None), (x, y, coef0, None)]
     else:
         c64 = shift.astype(np.float64)
+        ux = _rank_one(x, shift) if ux is None else ux
+        uy = _rank_one(y, shift) if uy is None else uy
         x = x - shift
         y = y - shift
-        ux, uy, cc = x.astype(np.float64) @ c64, y.astype(np.float64) @ c64, float(c64 @ c64)
+        cc = float(c64 @ c64)
         rx, ry = gamma * (ux + cc) + coef0, gamma * (uy + cc) + coef0
         parts = [(x, x, rx, gamma * ux), (y, y, ry, gamma * uy), (x, y, rx, gamma * uy)]
     sums = []
     for p, q, row_add, col_add in parts:
-        # p @ p.T runs as BLAS syrk (half the flops of a general product).
-        sums.append(_kernel_sum(p @ q.T, degree, gamma, row_add, col_add))
+        if p is q:  # one syrk (half the flops of a general product), half the kernel entries
+            sums.append(_kernel_sum(_gram_upper(p), degree, gamma, row_add, col_add, upper=True))
+        else:
+            s_all, _ = _kernel_sum(p @ q.T, degree, gamma, row_add, col_add)
+            sums.append((s_all, 0.0))
     (s_xx, t_xx), (s_yy, t_yy), (s_xy, _) = sums
-    return (s_xx - t_xx + s_yy - t_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
+    return (s_xx + s_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
 
 
 def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, degree: int = 3,
@@ -181,8 +229,14 @@ def kid(feats_a, feats_b, subsets: int = 100, subset_size: int = 1000, degree: i
     if work == np.float32:  # the mean of both sets, as float32 (any float32 vector is exact)
         shift = ((a.sum(axis=0, dtype=np.float64) + b.sum(axis=0, dtype=np.float64)) / (n_a + n_b)).astype(np.float32)
 
+    ua = ub = None
+    if shift is not None:  # each row's rank-one term once, not once per subset that draws it
+        ua, ub = _rank_one(a, shift), _rank_one(b, shift)
+
     def one(draw) -> float:
-        return _subset_mmd2(a[draw[0]], b[draw[1]], degree, g, float(coef0), shift)
+        ia, ib = draw
+        return _subset_mmd2(a[ia], b[ib], degree, g, float(coef0), shift,
+                            None if ua is None else ua[ia], None if ub is None else ub[ib])
 
     mmds = np.fromiter(map_blocks(one, draws), dtype=np.float64, count=subsets)
     return float(mmds.mean()), float(mmds.std())
