@@ -29,6 +29,9 @@ LOOSER = {"metrics.fid_inf": 1e-7, "metrics.kid": 1e-6, "metrics.mnist_fid.ci95"
           # gives MNIST-FID and neighbour distances up to 6e-7 relative away from it; statistics of the
           # same features (modes, PRDC, Parzen) still match to 1e-9.
           "metrics.mnist_fid.value": 2e-6, "metrics.neighbours.feature_distances": 2e-6}
+# The same on the 2026-12-02 afternoon build machine (AMD EPYC with AVX-512): FID-infinity's subset
+# FIDs of those classifier features moved by 1.7e-7 relative at the unchanged revision 3eadea7.
+LOOSER["metrics.fid_inf"] = 2e-6
 # Intended changes: IS splits are now shuffled with --seed (7 here), no longer a hard-coded 2020.
 # "covered" is 0.5 x the fair share N/K (5 % for 10 classes) everywhere, the trainer monitor's rule (was 0.2).
 CHANGED = {"metrics.mnist_inception_score.mean", "metrics.mnist_inception_score.std", "metrics.modes.threshold",
