@@ -111,6 +111,36 @@ def diagnose_run(run: Path) -> Dict[str, Any]:
             "command": "gandiag diagnose RUN --num-samples 1000"}
 
 
+def train_run(run: Path, preset: str, seed: int, sets=()) -> None:
+    """Train ``--config PRESET --set seed=SEED --set ...`` into ``run`` in a child process (resumed
+    when a checkpoint is there; nothing when the run is finished)."""
+    run = Path(run)
+    if (run / "export").is_dir():
+        return
+    start = time.time()
+    cmd = [sys.executable, "-m", "reference_models.train", "--config", preset, "--out", str(run),
+           "--set", f"seed={seed}", "--quiet"]
+    for item in sets:
+        cmd += ["--set", item]
+    if (run / "checkpoints" / "last.pt").is_file():
+        cmd = [sys.executable, "-m", "reference_models.train", "--out", str(run), "--resume", "--quiet"]
+    subprocess.run(cmd, check=True, env={**os.environ})
+    print(f"trained {run} in {time.time() - start:.0f} s", file=sys.stderr)
+
+
+def train_all(jobs: int, tasks) -> None:
+    """``train_run(*task)`` for every task, ``jobs`` child processes at a time (one thread each)."""
+    tasks = list(tasks)
+    if jobs == 1:
+        for task in tasks:
+            train_run(*task)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(lambda task: train_run(*task), tasks))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_models.experiments.presets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -118,21 +148,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--runs", required=True, help="folder for the run folders")
     parser.add_argument("--out", required=True, help="JSON results file")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--images", help="folder for trainer-PRESET.png sample pictures (first seed)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        print("error: --jobs must be >= 1", file=sys.stderr)
+        return 2
+    train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed)
+                          for name in args.presets for seed in args.seeds))
     results = []
     for name in args.presets:
         for seed in args.seeds:
             run = Path(args.runs) / f"{name}-s{seed}"
-            if not (run / "export").is_dir():
-                start = time.time()
-                cmd = [sys.executable, "-m", "reference_models.train", "--config", name, "--out", str(run),
-                       "--set", f"seed={seed}", "--quiet"]
-                if (run / "checkpoints" / "last.pt").is_file():
-                    cmd = [sys.executable, "-m", "reference_models.train", "--out", str(run), "--resume", "--quiet"]
-                subprocess.run(cmd, check=True, env={**os.environ})
-                print(f"trained {run} in {time.time() - start:.0f} s", file=sys.stderr)
             row = {"preset": name, "seed": seed, **measure_run(run)}
             if args.images and seed == args.seeds[0]:
                 save_sample_image(run, Path(args.images) / f"trainer-{name}.png")
