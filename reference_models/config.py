@@ -94,7 +94,7 @@ class TrainConfig:
     lr_decay: float = 1.0          # per-update division of the learning rate (gan2014: 1.000004)
     min_lr: float = 0.0
     batch_size: int = 64
-    steps: int = 2000              # generator updates (dcgan-mnist: 10/10 digits from ~1500 on)
+    steps: int = 2000              # generator updates (dcgan-mnist: >= 9/10 digits from 1500 on; docs/trainer.md)
     # --- bookkeeping -----------------------------------------------------------------
     seed: int = 0
     deterministic: bool = True     # torch.use_deterministic_algorithms (exact resume on CPU)

@@ -151,17 +151,19 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--images", help="folder for trainer-PRESET.png sample pictures (first seed)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override for every run (e.g. steps=4000); use a --runs folder of its own")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print("error: --jobs must be >= 1", file=sys.stderr)
         return 2
-    train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed)
+    train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed, args.set)
                           for name in args.presets for seed in args.seeds))
     results = []
     for name in args.presets:
         for seed in args.seeds:
             run = Path(args.runs) / f"{name}-s{seed}"
-            row = {"preset": name, "seed": seed, **measure_run(run)}
+            row = {"preset": name, "seed": seed, "sets": args.set, **measure_run(run)}
             if args.images and seed == args.seeds[0]:
                 save_sample_image(run, Path(args.images) / f"trainer-{name}.png")
             if not args.no_diagnose:

@@ -8,8 +8,9 @@ Regenerates the MNIST remedies table and pictures of docs/trainer.md::
 Every variant is ``python -m reference_models.train --config collapse --set seed=S`` (the DCGAN
 networks at half width without BatchNorm, Adam 2e-4, 1,000 steps) with one change:
 ``pac4`` = PacGAN packing of 4 (Lin et al. 2018; D sees 16 packs of 4 per batch of 64),
-``unrolled5`` = 5 look-ahead steps of D's own Adam (Metz et al. 2017), ``adagan3`` = AdaGAN with
-3 boosted components of 333 steps each (Tolstikhin et al. 2017), and ``batchnorm`` = the
+``unrolled5`` = 5 look-ahead steps of D's own Adam (Metz et al. 2017), ``adagan4`` = AdaGAN with
+4 boosted components of 250 steps each (Tolstikhin et al. 2017; the component count must
+divide the 1,000 steps), and ``batchnorm`` = the
 BatchNorm the preset removed (Radford et al. 2016's own fix; the architecture changes, so it is
 a reference, not a drop-in remedy). MAD-GAN is not here: the trainer builds it for MLP
 generators only. Each run is measured by :func:`reference_models.experiments.presets.measure_run`
@@ -35,10 +36,10 @@ VARIANTS: Dict[str, List[str]] = {
     "vanilla": [],
     "pac4": ["pack=4"],
     "unrolled5": ["unroll_steps=5"],
-    "adagan3": ["ada_components=3"],
+    "adagan4": ["ada_components=4"],
     "batchnorm": ["batchnorm=true"],
 }
-REMEDIES = ("pac4", "unrolled5", "adagan3")  # the issue's remedies; batchnorm is the reference fix
+REMEDIES = ("pac4", "unrolled5", "adagan4")  # the issue's remedies; batchnorm is the reference fix
 
 
 def main(argv=None) -> int:

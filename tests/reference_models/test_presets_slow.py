@@ -5,6 +5,9 @@ measures it with ``reference_models.experiments.presets`` and asks the real ``ga
 CLI for its verdict. Margins: the documented values are measured by the same code; the
 assertions are the issue's acceptance thresholds, which the documented runs clear.
 """
+import json
+from pathlib import Path
+
 import pytest
 
 from reference_models.experiments.presets import diagnose_run, measure_run
@@ -55,3 +58,29 @@ def test_partial_collapse_preset_never_draws_a_five(tmp_path):
     assert d["verdict"] == "partial collapse", d
     named = d["evidence"][0].partition("; missing ")[2]  # "step 1500: 9/10 classes covered; missing 5"
     assert "5" in [c.strip() for c in named.split(",")], d["evidence"][0]
+
+
+DCGAN_RESULTS = Path(__file__).resolve().parents[2] / "docs" / "experiments" / "dcgan-mnist-4000.json"
+
+
+def test_dcgan_mnist_stored_runs_support_the_docs():
+    # docs/trainer.md, dcgan-mnist: 3 seeds, continued to 4,000 steps; from step 1,500 on every monitor
+    # check has >= 9/10 digits at >= 5 % (the 4: 2.3-10.4 %), and at 4,000 all three seeds are a
+    # partial collapse missing the 4 (a training-dynamics partial collapse, not the good generator).
+    runs = json.loads(DCGAN_RESULTS.read_text())["runs"]
+    assert sorted(r["seed"] for r in runs) == [0, 1, 2] and all(r["step"] == 4000 for r in runs)
+    for r in runs:
+        later = [m for m in r["monitor"] if m["step"] >= 1500]
+        assert len(later) == 11 and all(m["covered"] >= 9 for m in later), r["monitor"]
+        assert r["missing_5pct"] == [4] or r["covered_5pct"] == 10
+        assert r["diagnose"]["verdict"] == "partial collapse" and "missing 4" in r["diagnose"]["evidence"][0]
+
+
+def test_dcgan_mnist_preset_draws_nine_or_ten_digits_at_2000_steps(tmp_path):
+    # docs/trainer.md: seeds 0-2 at 2,000 steps: 10 / 9 / 10 digits at >= 5 % of the fixed z's 1,000
+    # samples, 10 / 10 / 10 at >= 2 %, mean max-probability 0.85-0.86; diagnose: healthy on all three.
+    run = _train(tmp_path, "dcgan-mnist")
+    m = measure_run(run)
+    assert m["covered_5pct"] >= 9 and m["covered_2pct"] >= 9, m["counts"]
+    assert m["mean_max_prob"] >= 0.8, m["mean_max_prob"]
+    assert m["copy_fraction"] <= 0.05, m["copy_fraction"]
