@@ -141,18 +141,24 @@ def train_all(jobs: int, tasks) -> None:
         list(pool.map(lambda task: train_run(*task), tasks))
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
+    """``--runs``, ``--out``, ``--jobs`` and ``--set``: the options every experiment script that trains
+    through :func:`train_all` shares."""
+    parser.add_argument("--runs", required=True, help="folder for the run folders (finished runs are reused)")
+    parser.add_argument("--out", required=True, help="JSON results file")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"config override for every run (e.g. {set_example}); use a --runs folder of its own")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference_models.experiments.presets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--runs", required=True, help="folder for the run folders")
-    parser.add_argument("--out", required=True, help="JSON results file")
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
+    add_run_arguments(parser, "steps=4000")
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--images", help="folder for trainer-PRESET.png sample pictures (first seed)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override for every run (e.g. steps=4000); use a --runs folder of its own")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print("error: --jobs must be >= 1", file=sys.stderr)

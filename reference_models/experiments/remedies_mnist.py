@@ -28,7 +28,7 @@ from typing import Dict, List
 
 from gandiag.fileio import atomic_write_json
 
-from .presets import measure_run, save_sample_image, train_all
+from .presets import add_run_arguments, measure_run, save_sample_image, train_all
 from .remedies_toy import beats_vanilla, summarize
 
 BASE_PRESET = "collapse"
@@ -47,12 +47,8 @@ def main(argv=None) -> int:
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
-    parser.add_argument("--runs", required=True, help="folder for the run folders (finished runs are reused)")
-    parser.add_argument("--out", required=True, help="JSON results file")
+    add_run_arguments(parser, "steps=100 for a quick trial")
     parser.add_argument("--images", default=None, help="folder for trainer-remedy-<variant>.png (first seed)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra config override for every run (e.g. steps=100 for a quick trial)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         print("error: --jobs must be >= 1", file=sys.stderr)
