@@ -90,9 +90,10 @@ def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=No
     ``col_add`` None or an (n,) vector. Rows are upcast ``_KERNEL_ROWS`` at a time and
     reduced with BLAS dot products (float64 accumulation).
 
-    ``upper``: ``gram`` is square and symmetric (only its upper triangle is read), and so is K (``col_add`` is ``row_add``'s part that depends on the column);
-    then ``sum`` is the sum of the off-diagonal entries, formed as twice the strict upper
-    triangle (half the element-wise work), instead of the sum of all entries.
+    ``upper``: ``gram`` is square and symmetric (only its upper triangle is read), and so is K
+    (``col_add`` is ``row_add``'s part that depends on the column); then ``sum`` is the sum of
+    the off-diagonal entries, formed as twice the strict upper triangle (half the element-wise
+    work), instead of the sum of all entries.
     """
     rows, cols = gram.shape
     row_add = np.broadcast_to(np.asarray(row_add, dtype=np.float64), (rows,))
@@ -166,14 +167,11 @@ def _subset_mmd2(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0:
         cc = float(c64 @ c64)
         rx, ry = gamma * (ux + cc) + coef0, gamma * (uy + cc) + coef0
         parts = [(x, x, rx, gamma * ux), (y, y, ry, gamma * uy), (x, y, rx, gamma * uy)]
-    sums = []
+    sums = []  # xx and yy: off-diagonal sums (one syrk, half the kernel entries); xy: all entries
     for p, q, row_add, col_add in parts:
-        if p is q:  # one syrk (half the flops of a general product), half the kernel entries
-            sums.append(_kernel_sum(_gram(p), degree, gamma, row_add, col_add, upper=True))
-        else:
-            s_all, _ = _kernel_sum(p @ q.T, degree, gamma, row_add, col_add)
-            sums.append((s_all, 0.0))
-    (s_xx, t_xx), (s_yy, t_yy), (s_xy, _) = sums
+        gram = _gram(p) if p is q else p @ q.T
+        sums.append(_kernel_sum(gram, degree, gamma, row_add, col_add, upper=p is q)[0])
+    s_xx, s_yy, s_xy = sums
     return (s_xx + s_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
 
 
