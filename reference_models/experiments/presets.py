@@ -30,6 +30,7 @@ from typing import Any, Dict
 import numpy as np
 import torch
 
+from gandiag.errors import GandiagError
 from gandiag.fileio import atomic_write_json
 
 from ..checkpoint import config_of, read_checked
@@ -124,7 +125,9 @@ def train_run(run: Path, preset: str, seed: int, sets=()) -> None:
         cmd += ["--set", item]
     if (run / "checkpoints" / "last.pt").is_file():
         cmd = [sys.executable, "-m", "reference_models.train", "--out", str(run), "--resume", "--quiet"]
-    subprocess.run(cmd, check=True, env={**os.environ})
+    code = subprocess.run(cmd, env={**os.environ}).returncode
+    if code:
+        raise GandiagError(f"training {run} failed (exit {code}; its own error is printed above)")
     print(f"trained {run} in {time.time() - start:.0f} s", file=sys.stderr)
 
 
@@ -163,8 +166,12 @@ def main(argv=None) -> int:
     if args.jobs < 1:
         print("error: --jobs must be >= 1", file=sys.stderr)
         return 2
-    train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed, args.set)
-                          for name in args.presets for seed in args.seeds))
+    try:
+        train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed, args.set)
+                              for name in args.presets for seed in args.seeds))
+    except GandiagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     results = []
     for name in args.presets:
         for seed in args.seeds:

@@ -37,3 +37,12 @@ def test_beats_vanilla_needs_every_seed_above_every_vanilla_seed():
 
     assert beats_vanilla([5, 6, 7], [2, 4, 3])
     assert not beats_vanilla([5, 6, 4], [2, 4, 3])  # a tie with the best vanilla seed is not a win
+
+
+def test_a_run_that_cannot_train_is_one_clear_error(tmp_path, capsys):
+    # 4 AdaGAN components cannot split 3 steps: the trainer's own one-line error, then the script's
+    assert remedies_mnist.main(["--variants", "adagan4", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+                                "--out", str(tmp_path / "o.json"), "--set", "steps=3"]) == 2
+    err = capsys.readouterr().err
+    assert "training" in err and "failed (exit 2" in err and "Traceback" not in err
+    assert not (tmp_path / "o.json").exists()
