@@ -29,8 +29,8 @@ also multiplies in float32 but forms kernels and sums in float32: 1.9e-3 relativ
 the same data. ``precision="float64"`` does everything in float64 (about 2x slower).
 Subsets run one per core (threads, BLAS held to one thread each). Within a subset the two
 symmetric Gram matrices are one BLAS syrk each (numpy's ``p @ p.T``) whose upper triangle alone
-is turned into kernel values (the off-diagonal sum is twice the strict upper triangle), and the rank-one
-terms are computed once per feature row, not per subset.
+is turned into kernel values (the off-diagonal sum is twice the strict upper triangle), and the
+rank-one terms are computed once per feature row, not per subset.
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def _power_sum(k: np.ndarray, degree: int, sq: Optional[np.ndarray]) -> float:
 
 
 def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=None, *,
-                upper: bool = False) -> Tuple[float, float]:
-    """``(sum, trace)`` of ``K = (gamma * gram + row_add[:, None] + col_add[None, :]) ** degree``.
+                upper: bool = False) -> float:
+    """Sum of ``K = (gamma * gram + row_add[:, None] + col_add[None, :]) ** degree``.
 
     In float64; ``gram`` (m, n) may be float32. ``row_add`` is a scalar or an (m,) vector,
     ``col_add`` None or an (n,) vector. Rows are upcast ``_KERNEL_ROWS`` at a time and
@@ -115,15 +115,8 @@ def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=No
         if upper:  # keep the strict upper triangle of the diagonal block: zero its lower part and diagonal
             k[lower if h == min(_KERNEL_ROWS, rows) else np.tril_indices(h)] = 0.0
         total += _power_sum(k, degree, None if sq is None else sq[:h * w].reshape(h, w))
-    trace = 0.0
-    if rows == cols:
-        diag = gamma * np.diagonal(gram).astype(np.float64) + row_add
-        if col_add is not None:
-            diag += col_add
-        trace = float((diag ** degree).sum())
-    if upper:
-        total = 2.0 * total  # the off-diagonal sum; a zeroed entry adds 0 ** degree = 0 (degree >= 1)
-    return total, trace
+    # upper: the off-diagonal sum; a zeroed entry adds 0 ** degree = 0 (degree >= 1)
+    return 2.0 * total if upper else total
 
 
 def _gram(p: np.ndarray) -> np.ndarray:
@@ -152,16 +145,14 @@ def _subset_mmd2(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0:
     float32 product of the shifted rows (``x - c`` is exact-rounded once, float32 minus
     float32) and the rank-one terms in float64, so the float32 rounding scales with the
     spread |x - c| |y - c| of the features, not with their (large, shared) mean. ``ux``,
-    ``uy``: the rows' ``(x-c).c`` (:func:`_rank_one`), computed once per feature set by
-    :func:`kid` instead of once per subset.
+    ``uy`` (given with ``shift``): the rows' ``(x-c).c`` (:func:`_rank_one`), computed once per
+    feature set by :func:`kid` instead of once per subset.
     """
     m = x.shape[0]
     if shift is None:
         parts = [(x, x, coef0, None), (y, y, coef0, None), (x, y, coef0, None)]
     else:
         c64 = shift.astype(np.float64)
-        ux = _rank_one(x, shift) if ux is None else ux
-        uy = _rank_one(y, shift) if uy is None else uy
         x = x - shift
         y = y - shift
         cc = float(c64 @ c64)
@@ -170,7 +161,7 @@ def _subset_mmd2(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0:
     sums = []  # xx and yy: off-diagonal sums (one syrk, half the kernel entries); xy: all entries
     for p, q, row_add, col_add in parts:
         gram = _gram(p) if p is q else p @ q.T
-        sums.append(_kernel_sum(gram, degree, gamma, row_add, col_add, upper=p is q)[0])
+        sums.append(_kernel_sum(gram, degree, gamma, row_add, col_add, upper=p is q))
     s_xx, s_yy, s_xy = sums
     return (s_xx + s_yy) / (m * (m - 1)) - 2.0 * s_xy / (m * m)
 
