@@ -144,9 +144,23 @@ def train_all(jobs: int, tasks) -> None:
         list(pool.map(lambda task: train_run(*task), tasks))
 
 
+def train_cli(jobs: int, tasks) -> int:
+    """:func:`train_all` for a script's ``main``: 0, or 2 after one ``error:`` line (bad ``--jobs``,
+    or a run that failed to train; the trainer has printed its own error above)."""
+    if jobs < 1:
+        print("error: --jobs must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        train_all(jobs, tasks)
+    except GandiagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, set_example: str) -> None:
     """``--runs``, ``--out``, ``--jobs`` and ``--set``: the options every experiment script that trains
-    through :func:`train_all` shares."""
+    through :func:`train_cli` shares."""
     parser.add_argument("--runs", required=True, help="folder for the run folders (finished runs are reused)")
     parser.add_argument("--out", required=True, help="JSON results file")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained in parallel (one thread each)")
@@ -163,15 +177,10 @@ def main(argv=None) -> int:
     parser.add_argument("--no-diagnose", action="store_true")
     parser.add_argument("--images", help="folder for trainer-PRESET.png sample pictures (first seed)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        print("error: --jobs must be >= 1", file=sys.stderr)
-        return 2
-    try:
-        train_all(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed, args.set)
-                              for name in args.presets for seed in args.seeds))
-    except GandiagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    code = train_cli(args.jobs, ((Path(args.runs) / f"{name}-s{seed}", name, seed, args.set)
+                                 for name in args.presets for seed in args.seeds))
+    if code:
+        return code
     results = []
     for name in args.presets:
         for seed in args.seeds:

@@ -26,10 +26,9 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-from gandiag.errors import GandiagError
 from gandiag.fileio import atomic_write_json
 
-from .presets import add_run_arguments, measure_run, save_sample_image, train_all
+from .presets import add_run_arguments, measure_run, save_sample_image, train_cli
 from .remedies_toy import beats_vanilla, summarize
 
 BASE_PRESET = "collapse"
@@ -51,18 +50,13 @@ def main(argv=None) -> int:
     add_run_arguments(parser, "steps=100 for a quick trial")
     parser.add_argument("--images", default=None, help="folder for trainer-remedy-<variant>.png (first seed)")
     args = parser.parse_args(argv)
-    if args.jobs < 1:
-        print("error: --jobs must be >= 1", file=sys.stderr)
-        return 2
     runs = Path(args.runs)
     # unrolled runs cost ~8x (measured): start them first so the parallel jobs end together
     order = sorted(args.variants, key=lambda v: v != "unrolled5")
-    try:
-        train_all(args.jobs, ((runs / f"{v}-s{s}", BASE_PRESET, s, [*args.set, *VARIANTS[v]])
-                              for v in order for s in args.seeds))
-    except GandiagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    code = train_cli(args.jobs, ((runs / f"{v}-s{s}", BASE_PRESET, s, [*args.set, *VARIANTS[v]])
+                                 for v in order for s in args.seeds))
+    if code:
+        return code
     results = {"base_preset": BASE_PRESET, "extra_sets": args.set, "seeds": args.seeds,
                "variants": {v: VARIANTS[v] for v in args.variants}, "runs": [], "summary": {}, "beats_vanilla": []}
     for variant in args.variants:
