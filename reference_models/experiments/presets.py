@@ -101,9 +101,11 @@ def save_sample_image(run: Path, path: Path, checkpoint: str = "last.pt") -> Non
 
 
 def diagnose_run(run: Path) -> Dict[str, Any]:
+    """``gandiag diagnose RUN`` into ``RUN/diagnosis``: this script's own output folder, so a re-run over
+    finished runs replaces it (``--force``) instead of failing on the previous diagnosis."""
     out = run / "diagnosis"
     cmd = [sys.executable, "-m", "gandiag", "diagnose", str(run), "--num-samples", "1000", "--out", str(out),
-           "--quiet"]
+           "--quiet", "--force"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-500:], "command": " ".join(cmd)}
