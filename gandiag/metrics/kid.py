@@ -122,7 +122,7 @@ def _kernel_sum(gram: np.ndarray, degree: int, gamma: float, row_add, col_add=No
 def _gram(p: np.ndarray) -> np.ndarray:
     """``p @ p.T``: numpy runs it as one BLAS syrk (half the flops of a general product). Not scipy's
     ``ssyrk`` (one triangle, no mirror copy): with it the two subset threads ran at 0.87x
-    torch-fidelity's time ratio, with numpy's 1.11-1.18x (benchmarks/test_metrics.py -k kid, idle)."""
+    torch-fidelity's time ratio, with numpy's 1.08-1.19x (benchmarks/test_metrics.py -k kid, idle)."""
     return p @ p.T
 
 
